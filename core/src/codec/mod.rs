@@ -1,0 +1,639 @@
+//! Codecs and the codec chain (Zarr v3 model; v2's `order` / `dtype` /
+//! `compressor` are mapped onto the same chain).
+//!
+//! A chain is `array→array` codecs (transpose), exactly one `array→bytes`
+//! codec (`bytes` or `sharding_indexed`) and `bytes→bytes` codecs (zstd, gzip,
+//! zlib, lz4, blosc, crc32c). Decoded chunks are always C-order, native byte
+//! order, full chunk shape (edge chunks are padded with the fill value).
+
+mod blosc;
+mod bytes;
+mod crc32c;
+mod deflate;
+mod lz4;
+pub mod sharding;
+mod spec;
+mod transpose;
+mod zstd;
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+pub use self::blosc::{BloscCodec, BloscCompressor, BloscShuffle};
+pub use self::bytes::BytesCodec;
+pub use self::crc32c::Crc32cCodec;
+pub use self::deflate::{DeflateCodec, DeflateFormat};
+pub use self::lz4::Lz4Codec;
+pub use self::sharding::{IndexLocation, ShardingCodec};
+pub use self::spec::CodecSpec;
+pub use self::transpose::TransposeCodec;
+pub use self::zstd::ZstdCodec;
+use crate::dtype::{DataType, Endian};
+use crate::error::{CodecError, MetadataError};
+use crate::fill::FillValue;
+
+/// What a codec stage knows of the decoded chunk it handles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkSpec {
+    /// Chunk shape (full chunk, including padding of edge chunks).
+    pub shape: Vec<usize>,
+    /// Element type.
+    pub dtype: DataType,
+    /// Fill value (for empty inner chunks of shards).
+    pub fill: FillValue,
+}
+
+impl ChunkSpec {
+    /// Decoded size in bytes.
+    pub fn num_bytes(&self) -> usize {
+        crate::nd::num_elements(&self.shape) * self.dtype.size()
+    }
+}
+
+/// How large the output of a `bytes→bytes` decode is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodedSize {
+    /// Exactly this many bytes.
+    Exact(usize),
+    /// At most this many bytes (refuse headers claiming more).
+    AtMost(usize),
+}
+
+/// An `array→array` codec.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArrayToArray {
+    /// Axis permutation.
+    Transpose(TransposeCodec),
+}
+
+/// The `array→bytes` codec.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArrayToBytes {
+    /// Plain serialisation in a byte order.
+    Bytes(BytesCodec),
+    /// Sharding (inner chunks plus an index).
+    Sharding(Box<ShardingCodec>),
+}
+
+/// A `bytes→bytes` codec.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BytesToBytes {
+    /// Zstandard.
+    Zstd(ZstdCodec),
+    /// gzip or zlib.
+    Deflate(DeflateCodec),
+    /// LZ4 with numcodecs' size header.
+    Lz4(Lz4Codec),
+    /// Blosc.
+    Blosc(BloscCodec),
+    /// CRC-32C checksum.
+    Crc32c(Crc32cCodec),
+}
+
+impl BytesToBytes {
+    /// The codec's name (as used in error messages).
+    pub fn name(&self) -> &'static str {
+        match self {
+            BytesToBytes::Zstd(_) => "zstd",
+            BytesToBytes::Deflate(d) => match d.format {
+                DeflateFormat::Gzip => "gzip",
+                DeflateFormat::Zlib => "zlib",
+            },
+            BytesToBytes::Lz4(_) => "lz4",
+            BytesToBytes::Blosc(_) => "blosc",
+            BytesToBytes::Crc32c(_) => "crc32c",
+        }
+    }
+
+    /// Encodes.
+    pub fn encode(&self, input: &[u8]) -> Result<Vec<u8>, CodecError> {
+        match self {
+            BytesToBytes::Zstd(c) => c.encode(input),
+            BytesToBytes::Deflate(c) => c.encode(input),
+            BytesToBytes::Lz4(c) => c.encode(input),
+            BytesToBytes::Blosc(c) => c.encode(input),
+            BytesToBytes::Crc32c(c) => Ok(c.encode(input)),
+        }
+    }
+
+    /// Decodes to a buffer of the given size bound.
+    pub fn decode<'a>(
+        &self,
+        input: &'a [u8],
+        size: DecodedSize,
+    ) -> Result<Cow<'a, [u8]>, CodecError> {
+        let out = match self {
+            BytesToBytes::Zstd(c) => c.decode(input, size),
+            BytesToBytes::Deflate(c) => c.decode(input, size),
+            BytesToBytes::Lz4(c) => c.decode(input, size),
+            BytesToBytes::Blosc(c) => c.decode(input, size),
+            BytesToBytes::Crc32c(c) => c.decode(input),
+        }?;
+        if let DecodedSize::Exact(n) = size {
+            if out.len() != n {
+                return Err(CodecError::new(
+                    self.name(),
+                    format!("decoded {} bytes, expected {n}", out.len()),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Decodes into `out`, which is exactly the decoded size.
+    pub fn decode_into(&self, input: &[u8], out: &mut [u8]) -> Result<(), CodecError> {
+        match self {
+            BytesToBytes::Zstd(c) => c.decode_into(input, out),
+            BytesToBytes::Deflate(c) => c.decode_into(input, out),
+            BytesToBytes::Lz4(c) => c.decode_into(input, out),
+            BytesToBytes::Blosc(c) => c.decode_into(input, out),
+            BytesToBytes::Crc32c(c) => {
+                let d = c.decode(input)?;
+                if d.len() != out.len() {
+                    return Err(CodecError::new(
+                        "crc32c",
+                        format!("decoded {} bytes, expected {}", d.len(), out.len()),
+                    ));
+                }
+                out.copy_from_slice(&d);
+                Ok(())
+            }
+        }
+    }
+
+    /// Encoded size for a fixed-overhead codec (`crc32c`), else `None`.
+    pub fn encoded_len(&self, decoded: usize) -> Option<usize> {
+        match self {
+            BytesToBytes::Crc32c(_) => Some(decoded + 4),
+            _ => None,
+        }
+    }
+
+    /// The inverse of [`Self::encoded_len`].
+    fn decoded_len(&self, encoded: usize) -> Option<usize> {
+        match self {
+            BytesToBytes::Crc32c(_) => encoded.checked_sub(4),
+            _ => None,
+        }
+    }
+
+    fn to_v3(&self) -> Value {
+        match self {
+            BytesToBytes::Zstd(c) => c.to_v3(),
+            BytesToBytes::Deflate(c) => c.to_v3(),
+            BytesToBytes::Lz4(c) => c.to_v3(),
+            BytesToBytes::Blosc(c) => c.to_v3(),
+            BytesToBytes::Crc32c(c) => c.to_v3(),
+        }
+    }
+
+    /// The numcodecs (v2 `compressor`) JSON, if this codec has one.
+    pub fn to_v2(&self) -> Option<Value> {
+        Some(match self {
+            BytesToBytes::Zstd(c) => c.to_v2(),
+            BytesToBytes::Deflate(c) => c.to_v2(),
+            BytesToBytes::Lz4(c) => c.to_v2(),
+            BytesToBytes::Blosc(c) => c.to_v2(),
+            BytesToBytes::Crc32c(_) => return None,
+        })
+    }
+}
+
+/// A full codec chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodecChain {
+    /// `array→array` codecs, applied in order when encoding.
+    pub array_to_array: Vec<ArrayToArray>,
+    /// The serialising codec.
+    pub array_to_bytes: ArrayToBytes,
+    /// `bytes→bytes` codecs, applied in order when encoding.
+    pub bytes_to_bytes: Vec<BytesToBytes>,
+}
+
+pub(crate) fn cfg_i64(cfg: &Value, key: &str) -> Result<Option<i64>, String> {
+    match cfg.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| format!("{key} {v} is not an integer")),
+    }
+}
+
+pub(crate) fn cfg_bool(cfg: &Value, key: &str) -> Result<Option<bool>, String> {
+    match cfg.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(v) => Err(format!("{key} {v} is not a boolean")),
+    }
+}
+
+pub(crate) fn cfg_str<'a>(cfg: &'a Value, key: &str) -> Result<Option<&'a str>, String> {
+    match cfg.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(v) => Err(format!("{key} {v} is not a string")),
+    }
+}
+
+impl CodecChain {
+    /// The plain chain: `bytes` in little-endian (v3's default), nothing else.
+    pub fn plain(dtype: DataType) -> CodecChain {
+        CodecChain {
+            array_to_array: vec![],
+            array_to_bytes: ArrayToBytes::Bytes(BytesCodec::for_type(dtype, Endian::Little)),
+            bytes_to_bytes: vec![],
+        }
+    }
+
+    /// Parses a v3 `codecs` list for chunks described by `spec`.
+    pub fn from_v3_json(list: &Value, spec: &ChunkSpec, key: &str) -> Result<Self, MetadataError> {
+        let invalid = |reason: String| MetadataError::Invalid {
+            key: key.to_string(),
+            reason,
+        };
+        let items = list
+            .as_array()
+            .ok_or_else(|| invalid(format!("codecs must be a list, got {list}")))?;
+        let mut a2a = Vec::new();
+        let mut a2b: Option<ArrayToBytes> = None;
+        let mut b2b = Vec::new();
+        let mut shape = spec.shape.clone();
+        for item in items {
+            let (name, cfg) = match item {
+                Value::String(s) => (s.as_str(), Value::Object(Default::default())),
+                Value::Object(o) => {
+                    let name = o
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| invalid(format!("codec {item} has no \"name\"")))?;
+                    let cfg = o
+                        .get("configuration")
+                        .cloned()
+                        .unwrap_or_else(|| Value::Object(Default::default()));
+                    (name, cfg)
+                }
+                _ => return Err(invalid(format!("codec {item} is not an object"))),
+            };
+            let bad = |e: String| invalid(format!("codec {name:?}: {e}"));
+            let stage_is = |stage: &str| -> Result<(), MetadataError> {
+                match (stage, a2b.is_some()) {
+                    ("a2a", true) => Err(invalid(format!(
+                        "array→array codec {name:?} after the array→bytes codec"
+                    ))),
+                    ("a2b", true) => Err(invalid(format!("second array→bytes codec {name:?}"))),
+                    ("b2b", false) => Err(invalid(format!(
+                        "bytes→bytes codec {name:?} before an array→bytes codec"
+                    ))),
+                    _ => Ok(()),
+                }
+            };
+            match name {
+                "transpose" => {
+                    stage_is("a2a")?;
+                    let t = TransposeCodec::from_config(&cfg, shape.len()).map_err(bad)?;
+                    shape = t.encoded_shape(&shape);
+                    a2a.push(ArrayToArray::Transpose(t));
+                }
+                "bytes" | "endian" => {
+                    stage_is("a2b")?;
+                    a2b = Some(ArrayToBytes::Bytes(
+                        BytesCodec::from_config(&cfg, spec.dtype).map_err(bad)?,
+                    ));
+                }
+                "sharding_indexed" => {
+                    stage_is("a2b")?;
+                    let inner_spec = ChunkSpec {
+                        shape: shape.clone(),
+                        ..spec.clone()
+                    };
+                    a2b = Some(ArrayToBytes::Sharding(Box::new(
+                        ShardingCodec::from_config(&cfg, &inner_spec, key)?,
+                    )));
+                }
+                "zstd" | "numcodecs.zstd" => {
+                    stage_is("b2b")?;
+                    b2b.push(BytesToBytes::Zstd(
+                        ZstdCodec::from_config(&cfg).map_err(bad)?,
+                    ));
+                }
+                "gzip" | "numcodecs.gzip" => {
+                    stage_is("b2b")?;
+                    b2b.push(BytesToBytes::Deflate(
+                        DeflateCodec::from_config(DeflateFormat::Gzip, &cfg).map_err(bad)?,
+                    ));
+                }
+                "numcodecs.zlib" => {
+                    stage_is("b2b")?;
+                    b2b.push(BytesToBytes::Deflate(
+                        DeflateCodec::from_config(DeflateFormat::Zlib, &cfg).map_err(bad)?,
+                    ));
+                }
+                "numcodecs.lz4" => {
+                    stage_is("b2b")?;
+                    b2b.push(BytesToBytes::Lz4(Lz4Codec::from_config(&cfg).map_err(bad)?));
+                }
+                "blosc" | "numcodecs.blosc" => {
+                    stage_is("b2b")?;
+                    b2b.push(BytesToBytes::Blosc(
+                        BloscCodec::from_v3_config(&cfg, spec.dtype.size()).map_err(bad)?,
+                    ));
+                }
+                "crc32c" | "numcodecs.crc32c" => {
+                    stage_is("b2b")?;
+                    b2b.push(BytesToBytes::Crc32c(Crc32cCodec));
+                }
+                other => {
+                    return Err(MetadataError::Unsupported {
+                        key: key.to_string(),
+                        what: "codec",
+                        name: other.to_string(),
+                        detail: String::new(),
+                    })
+                }
+            }
+        }
+        let a2b = a2b.ok_or_else(|| {
+            invalid("codecs has no array→bytes codec (bytes or sharding_indexed)".into())
+        })?;
+        Ok(CodecChain {
+            array_to_array: a2a,
+            array_to_bytes: a2b,
+            bytes_to_bytes: b2b,
+        })
+    }
+
+    /// The v3 `codecs` list.
+    pub fn to_v3_json(&self) -> Value {
+        let mut out: Vec<Value> = self
+            .array_to_array
+            .iter()
+            .map(|ArrayToArray::Transpose(t)| t.to_v3())
+            .collect();
+        out.push(match &self.array_to_bytes {
+            ArrayToBytes::Bytes(b) => b.to_v3(),
+            ArrayToBytes::Sharding(s) => s.to_v3(),
+        });
+        out.extend(self.bytes_to_bytes.iter().map(BytesToBytes::to_v3));
+        Value::Array(out)
+    }
+
+    /// The sharding codec, if the chain is sharded.
+    pub fn sharding(&self) -> Option<&ShardingCodec> {
+        match &self.array_to_bytes {
+            ArrayToBytes::Sharding(s) => Some(s),
+            ArrayToBytes::Bytes(_) => None,
+        }
+    }
+
+    /// Whether the stored bytes *are* the decoded chunk (native order, no
+    /// transform), so a region can be copied straight out of them.
+    pub fn is_passthrough(&self) -> bool {
+        self.array_to_array.is_empty()
+            && self.bytes_to_bytes.is_empty()
+            && matches!(&self.array_to_bytes, ArrayToBytes::Bytes(b) if b.is_native())
+    }
+
+    /// Whether every codec has a fixed encoded size (what a shard index needs).
+    pub fn fixed_size(&self) -> bool {
+        matches!(self.array_to_bytes, ArrayToBytes::Bytes(_))
+            && self
+                .bytes_to_bytes
+                .iter()
+                .all(|c| c.encoded_len(0).is_some())
+    }
+
+    /// Encoded size of a chunk of `decoded` bytes when fixed.
+    pub fn encoded_len(&self, decoded: usize) -> Option<usize> {
+        if !self.fixed_size() {
+            return None;
+        }
+        self.bytes_to_bytes
+            .iter()
+            .try_fold(decoded, |n, c| c.encoded_len(n))
+    }
+
+    /// Names of the codecs in order (`transpose`, `bytes`, `zstd`, ...).
+    pub fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .array_to_array
+            .iter()
+            .map(|_| "transpose".to_string())
+            .collect();
+        v.push(match &self.array_to_bytes {
+            ArrayToBytes::Bytes(_) => "bytes".into(),
+            ArrayToBytes::Sharding(_) => "sharding_indexed".into(),
+        });
+        v.extend(self.bytes_to_bytes.iter().map(|c| c.name().to_string()));
+        v
+    }
+
+    /// Encodes one decoded chunk (C order, native byte order).
+    pub fn encode(&self, decoded: &[u8], spec: &ChunkSpec) -> Result<Vec<u8>, CodecError> {
+        if decoded.len() != spec.num_bytes() {
+            return Err(CodecError::new(
+                "chunk",
+                format!(
+                    "{} bytes given, the chunk has {}",
+                    decoded.len(),
+                    spec.num_bytes()
+                ),
+            ));
+        }
+        let mut cur: Cow<[u8]> = Cow::Borrowed(decoded);
+        let mut shape = spec.shape.clone();
+        for ArrayToArray::Transpose(t) in &self.array_to_array {
+            let mut out = vec![0u8; cur.len()];
+            t.encode(&cur, &shape, &mut out, spec.dtype.size());
+            shape = t.encoded_shape(&shape);
+            cur = Cow::Owned(out);
+        }
+        let inner_spec = ChunkSpec {
+            shape,
+            ..spec.clone()
+        };
+        let mut bytes: Cow<[u8]> = match &self.array_to_bytes {
+            ArrayToBytes::Bytes(b) => b.encode(cur, spec.dtype),
+            ArrayToBytes::Sharding(s) => Cow::Owned(s.encode(&cur, &inner_spec)?),
+        };
+        for c in &self.bytes_to_bytes {
+            bytes = Cow::Owned(c.encode(&bytes)?);
+        }
+        Ok(bytes.into_owned())
+    }
+
+    /// Upper bound accepted for the encoded-by-`array→bytes` size when it is
+    /// not fixed (sharded): what a sane shard of this chunk can occupy.
+    fn a2b_size(&self, spec: &ChunkSpec) -> DecodedSize {
+        match &self.array_to_bytes {
+            ArrayToBytes::Bytes(_) => DecodedSize::Exact(spec.num_bytes()),
+            ArrayToBytes::Sharding(s) => DecodedSize::AtMost(s.max_encoded_len(spec)),
+        }
+    }
+
+    /// Decodes one stored chunk into `out` (exactly the decoded size).
+    pub fn decode_into(
+        &self,
+        encoded: &[u8],
+        spec: &ChunkSpec,
+        out: &mut [u8],
+    ) -> Result<(), CodecError> {
+        if out.len() != spec.num_bytes() {
+            return Err(CodecError::new(
+                "chunk",
+                format!(
+                    "output has {} bytes, the chunk has {}",
+                    out.len(),
+                    spec.num_bytes()
+                ),
+            ));
+        }
+        // Sizes after each bytes→bytes stage, from the array→bytes output up.
+        let mut sizes = vec![self.a2b_size(spec)];
+        for c in &self.bytes_to_bytes {
+            let next = match sizes.last() {
+                Some(DecodedSize::Exact(n)) => match c.encoded_len(*n) {
+                    Some(m) => DecodedSize::Exact(m),
+                    None => DecodedSize::AtMost(usize::MAX),
+                },
+                _ => DecodedSize::AtMost(usize::MAX),
+            };
+            sizes.push(next);
+        }
+        // The outermost stage's size may be pinned by the stored length.
+        let direct = self.array_to_array.is_empty()
+            && matches!(&self.array_to_bytes, ArrayToBytes::Bytes(b) if b.is_native());
+        let mut cur: Cow<[u8]> = Cow::Borrowed(encoded);
+        for (i, c) in self.bytes_to_bytes.iter().enumerate().rev() {
+            let mut want = sizes[i];
+            if let DecodedSize::AtMost(_) = want {
+                // A bound from the chunk size rather than "anything".
+                want = match sizes[0] {
+                    DecodedSize::Exact(n) | DecodedSize::AtMost(n) => {
+                        DecodedSize::AtMost(size_bound(n))
+                    }
+                };
+                if let Some(d) = c.decoded_len(cur.len()) {
+                    want = DecodedSize::Exact(d);
+                }
+            }
+            if i == 0 && direct && want == DecodedSize::Exact(out.len()) {
+                return c.decode_into(&cur, out);
+            }
+            cur = Cow::Owned(c.decode(&cur, want)?.into_owned());
+        }
+        self.decode_a2b(&cur, spec, out)
+    }
+
+    fn decode_a2b(&self, bytes: &[u8], spec: &ChunkSpec, out: &mut [u8]) -> Result<(), CodecError> {
+        let elem = spec.dtype.size();
+        if self.array_to_array.is_empty() {
+            return match &self.array_to_bytes {
+                ArrayToBytes::Bytes(b) => b.decode_into(bytes, spec.dtype, out),
+                ArrayToBytes::Sharding(s) => s.decode_into(bytes, spec, out),
+            };
+        }
+        // Shapes seen by each array→array stage.
+        let mut shapes = vec![spec.shape.clone()];
+        for ArrayToArray::Transpose(t) in &self.array_to_array {
+            let next = t.encoded_shape(shapes.last().map_or(&[][..], |v| v));
+            shapes.push(next);
+        }
+        let mut cur = vec![0u8; out.len()];
+        let inner = ChunkSpec {
+            shape: shapes.last().cloned().unwrap_or_default(),
+            ..spec.clone()
+        };
+        match &self.array_to_bytes {
+            ArrayToBytes::Bytes(b) => b.decode_into(bytes, spec.dtype, &mut cur)?,
+            ArrayToBytes::Sharding(s) => s.decode_into(bytes, &inner, &mut cur)?,
+        }
+        for (i, ArrayToArray::Transpose(t)) in self.array_to_array.iter().enumerate().rev() {
+            if i == 0 {
+                t.decode(&cur, &shapes[i + 1], out, elem);
+                return Ok(());
+            }
+            let mut next = vec![0u8; cur.len()];
+            t.decode(&cur, &shapes[i + 1], &mut next, elem);
+            cur = next;
+        }
+        Ok(())
+    }
+}
+
+/// Size bound for a non-final stage: the decoded chunk plus generous slack
+/// (a misbehaving header still cannot make us allocate more than this).
+fn size_bound(n: usize) -> usize {
+    n.saturating_mul(2).saturating_add(1 << 20)
+}
+
+/// Builds the v2 chain: `order` F becomes a reversing transpose, the dtype's
+/// byte order a `bytes` codec, the compressor the only `bytes→bytes` codec.
+pub fn chain_from_v2(
+    dtype: DataType,
+    endian: Option<Endian>,
+    fortran: bool,
+    ndim: usize,
+    compressor: Option<&Value>,
+    key: &str,
+) -> Result<CodecChain, MetadataError> {
+    let mut a2a = vec![];
+    if fortran && ndim > 1 {
+        a2a.push(ArrayToArray::Transpose(TransposeCodec {
+            order: (0..ndim).rev().collect(),
+        }));
+    }
+    let a2b = ArrayToBytes::Bytes(BytesCodec::for_type(
+        dtype,
+        endian.unwrap_or(Endian::Little),
+    ));
+    let mut b2b = vec![];
+    if let Some(c) = compressor.filter(|c| !c.is_null()) {
+        b2b.push(compressor_from_v2(c, dtype, key)?);
+    }
+    Ok(CodecChain {
+        array_to_array: a2a,
+        array_to_bytes: a2b,
+        bytes_to_bytes: b2b,
+    })
+}
+
+/// Parses a numcodecs compressor config (`{"id": "zstd", ...}`).
+pub fn compressor_from_v2(
+    c: &Value,
+    dtype: DataType,
+    key: &str,
+) -> Result<BytesToBytes, MetadataError> {
+    let id = c
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| MetadataError::Invalid {
+            key: key.to_string(),
+            reason: format!("compressor {c} has no \"id\""),
+        })?;
+    let bad = |e: String| MetadataError::Invalid {
+        key: key.to_string(),
+        reason: format!("compressor {id:?}: {e}"),
+    };
+    Ok(match id {
+        "zstd" => BytesToBytes::Zstd(ZstdCodec::from_config(c).map_err(bad)?),
+        "gzip" => {
+            BytesToBytes::Deflate(DeflateCodec::from_config(DeflateFormat::Gzip, c).map_err(bad)?)
+        }
+        "zlib" => {
+            BytesToBytes::Deflate(DeflateCodec::from_config(DeflateFormat::Zlib, c).map_err(bad)?)
+        }
+        "lz4" => BytesToBytes::Lz4(Lz4Codec::from_config(c).map_err(bad)?),
+        "blosc" => BytesToBytes::Blosc(BloscCodec::from_v2_config(c, dtype.size()).map_err(bad)?),
+        "crc32c" => BytesToBytes::Crc32c(Crc32cCodec),
+        other => {
+            return Err(MetadataError::Unsupported {
+                key: key.to_string(),
+                what: "compressor",
+                name: other.to_string(),
+                detail: " (supported: zstd, blosc, gzip, zlib, lz4)".into(),
+            })
+        }
+    })
+}

@@ -1,0 +1,378 @@
+//! Data types: the Zarr v3 core types and the v2 (NumPy `typestr`) types,
+//! including fixed-length `S` and `U` strings.
+//!
+//! In memory zarrcore keeps decoded chunks in the *native* byte order of the
+//! machine; the byte order of a type on disk is a codec detail (v3 `bytes`
+//! codec, v2 `dtype` prefix). Byte order is always explicit: see [`Endian`].
+
+use std::fmt;
+
+/// A byte order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endian {
+    /// Least significant byte first.
+    Little,
+    /// Most significant byte first.
+    Big,
+}
+
+impl Endian {
+    /// The byte order of the machine running this code.
+    pub const fn native() -> Endian {
+        if cfg!(target_endian = "little") {
+            Endian::Little
+        } else {
+            Endian::Big
+        }
+    }
+
+    /// NumPy's prefix character (`<` or `>`).
+    pub const fn numpy_char(self) -> char {
+        match self {
+            Endian::Little => '<',
+            Endian::Big => '>',
+        }
+    }
+
+    /// The v3 `bytes` codec spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Endian::Little => "little",
+            Endian::Big => "big",
+        }
+    }
+}
+
+/// The element type of an array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataType {
+    /// `bool` / `|b1`: one byte, 0 or 1.
+    Bool,
+    /// `int8` / `|i1`.
+    Int8,
+    /// `int16` / `i2`.
+    Int16,
+    /// `int32` / `i4`.
+    Int32,
+    /// `int64` / `i8`.
+    Int64,
+    /// `uint8` / `|u1`.
+    UInt8,
+    /// `uint16` / `u2`.
+    UInt16,
+    /// `uint32` / `u4`.
+    UInt32,
+    /// `uint64` / `u8`.
+    UInt64,
+    /// `float16` / `f2` (IEEE 754 half).
+    Float16,
+    /// `float32` / `f4`.
+    Float32,
+    /// `float64` / `f8`.
+    Float64,
+    /// `complex64` / `c8`: two float32 (real, imaginary).
+    Complex64,
+    /// `complex128` / `c16`: two float64.
+    Complex128,
+    /// Fixed-length byte string of this many bytes (v2 `|S<n>`).
+    Bytes(usize),
+    /// Fixed-length UTF-32 string of this many code points (v2 `U<n>`).
+    Unicode(usize),
+}
+
+/// The broad family of a data type, for fill values and formatting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Boolean.
+    Bool,
+    /// Signed integer.
+    Int,
+    /// Unsigned integer.
+    UInt,
+    /// IEEE float.
+    Float,
+    /// Pair of IEEE floats.
+    Complex,
+    /// Fixed-length bytes.
+    Bytes,
+    /// Fixed-length UTF-32 text.
+    Unicode,
+}
+
+impl DataType {
+    /// Every numeric type (the v3 core types), in a fixed order.
+    pub const NUMERIC: [DataType; 14] = [
+        DataType::Bool,
+        DataType::Int8,
+        DataType::Int16,
+        DataType::Int32,
+        DataType::Int64,
+        DataType::UInt8,
+        DataType::UInt16,
+        DataType::UInt32,
+        DataType::UInt64,
+        DataType::Float16,
+        DataType::Float32,
+        DataType::Float64,
+        DataType::Complex64,
+        DataType::Complex128,
+    ];
+
+    /// Size of one element in bytes.
+    pub const fn size(self) -> usize {
+        match self {
+            DataType::Bool | DataType::Int8 | DataType::UInt8 => 1,
+            DataType::Int16 | DataType::UInt16 | DataType::Float16 => 2,
+            DataType::Int32 | DataType::UInt32 | DataType::Float32 => 4,
+            DataType::Int64 | DataType::UInt64 | DataType::Float64 | DataType::Complex64 => 8,
+            DataType::Complex128 => 16,
+            DataType::Bytes(n) => n,
+            DataType::Unicode(n) => n * 4,
+        }
+    }
+
+    /// Width of the unit whose bytes a byte-order change reverses
+    /// (1 means the type has no byte order).
+    pub const fn swap_unit(self) -> usize {
+        match self {
+            DataType::Complex64 => 4,
+            DataType::Complex128 => 8,
+            DataType::Bytes(_) => 1,
+            DataType::Unicode(n) => {
+                if n == 0 {
+                    1
+                } else {
+                    4
+                }
+            }
+            other => other.size(),
+        }
+    }
+
+    /// Whether the byte order matters for this type.
+    pub const fn has_byte_order(self) -> bool {
+        self.swap_unit() > 1
+    }
+
+    /// The family of the type.
+    pub const fn kind(self) -> Kind {
+        match self {
+            DataType::Bool => Kind::Bool,
+            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => Kind::Int,
+            DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => Kind::UInt,
+            DataType::Float16 | DataType::Float32 | DataType::Float64 => Kind::Float,
+            DataType::Complex64 | DataType::Complex128 => Kind::Complex,
+            DataType::Bytes(_) => Kind::Bytes,
+            DataType::Unicode(_) => Kind::Unicode,
+        }
+    }
+
+    /// The Zarr v3 name, or `None` for types with no v3 core name (`S`, `U`).
+    pub const fn v3_name(self) -> Option<&'static str> {
+        Some(match self {
+            DataType::Bool => "bool",
+            DataType::Int8 => "int8",
+            DataType::Int16 => "int16",
+            DataType::Int32 => "int32",
+            DataType::Int64 => "int64",
+            DataType::UInt8 => "uint8",
+            DataType::UInt16 => "uint16",
+            DataType::UInt32 => "uint32",
+            DataType::UInt64 => "uint64",
+            DataType::Float16 => "float16",
+            DataType::Float32 => "float32",
+            DataType::Float64 => "float64",
+            DataType::Complex64 => "complex64",
+            DataType::Complex128 => "complex128",
+            DataType::Bytes(_) | DataType::Unicode(_) => return None,
+        })
+    }
+
+    /// Parses a Zarr v3 core data type name.
+    pub fn from_v3_name(name: &str) -> Option<DataType> {
+        DataType::NUMERIC
+            .into_iter()
+            .find(|d| d.v3_name() == Some(name))
+    }
+
+    /// The NumPy type character and size (`b1`, `i4`, `f8`, `S7`, `U6`), without byte order.
+    fn numpy_code(self) -> String {
+        match self {
+            DataType::Bool => "b1".into(),
+            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
+                format!("i{}", self.size())
+            }
+            DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => {
+                format!("u{}", self.size())
+            }
+            DataType::Float16 | DataType::Float32 | DataType::Float64 => {
+                format!("f{}", self.size())
+            }
+            DataType::Complex64 | DataType::Complex128 => format!("c{}", self.size()),
+            DataType::Bytes(n) => format!("S{n}"),
+            DataType::Unicode(n) => format!("U{n}"),
+        }
+    }
+
+    /// NumPy's `dtype.str` for this type in byte order `endian`
+    /// (`|` for types without byte order): `<f8`, `>i2`, `|b1`, `|S7`, `<U6`.
+    pub fn numpy_str(self, endian: Endian) -> String {
+        let prefix = if self.has_byte_order() || matches!(self, DataType::Unicode(_)) {
+            endian.numpy_char()
+        } else {
+            '|'
+        };
+        format!("{prefix}{}", self.numpy_code())
+    }
+
+    /// Parses a NumPy type string (`<f8`, `>u2`, `|b1`, `|S7`, `<U6`, `i4`, `bool`...).
+    ///
+    /// Returns the type and the byte order it names (`None` when the string
+    /// gives none, or the type has none).
+    pub fn from_numpy_str(s: &str) -> Result<(DataType, Option<Endian>), String> {
+        let (endian, body) = match s.as_bytes().first() {
+            Some(b'<') => (Some(Endian::Little), &s[1..]),
+            Some(b'>') => (Some(Endian::Big), &s[1..]),
+            Some(b'|') | Some(b'=') => (None, &s[1..]),
+            _ => (None, s),
+        };
+        let endian = if s.starts_with('=') {
+            Some(Endian::native())
+        } else {
+            endian
+        };
+        if let Some(dt) = DataType::from_v3_name(body) {
+            return Ok((dt, endian.filter(|_| dt.has_byte_order())));
+        }
+        let mut chars = body.chars();
+        let code = chars
+            .next()
+            .ok_or_else(|| format!("empty data type {s:?}"))?;
+        let digits = chars.as_str();
+        let n: usize = digits
+            .parse()
+            .map_err(|_| format!("unsupported data type {s:?}"))?;
+        let dt = match (code, n) {
+            ('b', 1) => DataType::Bool,
+            ('i', 1) => DataType::Int8,
+            ('i', 2) => DataType::Int16,
+            ('i', 4) => DataType::Int32,
+            ('i', 8) => DataType::Int64,
+            ('u', 1) => DataType::UInt8,
+            ('u', 2) => DataType::UInt16,
+            ('u', 4) => DataType::UInt32,
+            ('u', 8) => DataType::UInt64,
+            ('f', 2) => DataType::Float16,
+            ('f', 4) => DataType::Float32,
+            ('f', 8) => DataType::Float64,
+            ('c', 8) => DataType::Complex64,
+            ('c', 16) => DataType::Complex128,
+            ('S', n) if n > 0 => DataType::Bytes(n),
+            ('U', n) if n > 0 => DataType::Unicode(n),
+            _ => return Err(format!("unsupported data type {s:?}")),
+        };
+        Ok((dt, endian.filter(|_| dt.has_byte_order())))
+    }
+
+    /// Parses a user-facing type name: a v3 name (`float32`) or a NumPy string (`<f4`).
+    pub fn parse(s: &str) -> Result<DataType, String> {
+        DataType::from_numpy_str(s).map(|(d, _)| d)
+    }
+}
+
+impl fmt::Display for DataType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.v3_name() {
+            Some(n) => f.write_str(n),
+            None => f.write_str(&self.numpy_code()),
+        }
+    }
+}
+
+/// Reverses the byte order of every `unit`-byte group of `buf` in place.
+///
+/// `buf.len()` must be a multiple of `unit`; `unit` 1 is a no-op.
+pub fn swap_bytes_in_place(buf: &mut [u8], unit: usize) {
+    match unit {
+        0 | 1 => {}
+        2 => buf
+            .chunks_exact_mut(2)
+            .for_each(|c| c.copy_from_slice(&u16::from_le_bytes([c[0], c[1]]).to_be_bytes())),
+        4 => buf.chunks_exact_mut(4).for_each(|c| {
+            let v = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            c.copy_from_slice(&v.to_be_bytes())
+        }),
+        8 => buf.chunks_exact_mut(8).for_each(|c| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(c);
+            c.copy_from_slice(&u64::from_le_bytes(a).to_be_bytes())
+        }),
+        n => buf.chunks_exact_mut(n).for_each(|c| c.reverse()),
+    }
+}
+
+/// The native-endian bytes of a `u64` (explicit about the target's order).
+pub fn u64_to_native(v: u64) -> [u8; 8] {
+    if cfg!(target_endian = "little") {
+        v.to_le_bytes()
+    } else {
+        v.to_be_bytes()
+    }
+}
+
+/// A `u64` from its native-endian bytes.
+pub fn u64_from_native(b: [u8; 8]) -> u64 {
+    if cfg!(target_endian = "little") {
+        u64::from_le_bytes(b)
+    } else {
+        u64::from_be_bytes(b)
+    }
+}
+
+/// Copies `src` into `dst` (same length) reversing every `unit`-byte group.
+pub fn copy_swapped(src: &[u8], dst: &mut [u8], unit: usize) {
+    dst.copy_from_slice(src);
+    swap_bytes_in_place(dst, unit);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numpy_strings_round_trip() {
+        for dt in DataType::NUMERIC {
+            for e in [Endian::Little, Endian::Big] {
+                let s = dt.numpy_str(e);
+                let (back, be) = DataType::from_numpy_str(&s).unwrap();
+                assert_eq!(back, dt, "{s}");
+                if dt.has_byte_order() {
+                    assert_eq!(be, Some(e));
+                } else {
+                    assert!(s.starts_with('|'), "{s}");
+                }
+            }
+        }
+        assert_eq!(
+            DataType::from_numpy_str("|S7").unwrap(),
+            (DataType::Bytes(7), None)
+        );
+        assert_eq!(
+            DataType::from_numpy_str(">U4").unwrap(),
+            (DataType::Unicode(4), Some(Endian::Big))
+        );
+        assert_eq!(DataType::Unicode(4).numpy_str(Endian::Little), "<U4");
+        assert!(DataType::from_numpy_str("<f3").is_err());
+        assert!(DataType::from_numpy_str("O").is_err());
+        assert!(DataType::from_numpy_str("").is_err());
+    }
+
+    #[test]
+    fn swapping() {
+        let mut b = [1u8, 2, 3, 4, 5, 6, 7, 8];
+        swap_bytes_in_place(&mut b, 4);
+        assert_eq!(b, [4, 3, 2, 1, 8, 7, 6, 5]);
+        swap_bytes_in_place(&mut b, 8);
+        assert_eq!(b, [5, 6, 7, 8, 1, 2, 3, 4]);
+    }
+}

@@ -1,0 +1,182 @@
+//! The chunk engine: per-array shared state (lock table, write buffer, mode
+//! bookkeeping), the process-wide decoded-chunk cache and the thread pool.
+//!
+//! Every open handle of one array (same store, same path) in a process
+//! shares one [`ArrayShared`]: read handles share the cache entries, write
+//! handles share the lock table and the buffer of dirty chunks, and the
+//! bookkeeping of open handles refuses to mix modes ([`crate::Error::Busy`]).
+
+pub mod cache;
+mod dirty;
+pub mod locks;
+pub mod pool;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+use parking_lot::{Mutex, RwLock};
+
+pub(crate) use self::dirty::DirtyBuffer;
+use self::locks::LockTable;
+use crate::error::Error;
+use crate::metadata::ArrayMetadata;
+use crate::store::StoreRef;
+
+/// How an array handle is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Reads only; any number of read handles may be open at once.
+    Read,
+    /// Writes (and reads of what was written); any number at once.
+    Write,
+}
+
+#[derive(Debug, Default)]
+struct Modes {
+    readers: usize,
+    writers: usize,
+}
+
+/// State shared by all handles of one array in this process.
+#[derive(Debug)]
+pub(crate) struct ArrayShared {
+    /// Process-unique id (cache keys).
+    pub id: u64,
+    /// The store.
+    pub store: StoreRef,
+    /// Node path of the array ("" for the root).
+    pub path: String,
+    /// Current metadata.
+    pub meta: RwLock<Arc<ArrayMetadata>>,
+    /// Chunk locks for read-modify-write.
+    pub locks: LockTable,
+    /// Dirty chunks of write handles.
+    pub dirty: DirtyBuffer,
+    modes: Mutex<Modes>,
+}
+
+type RegistryKey = (String, String);
+
+static REGISTRY: Mutex<Option<HashMap<RegistryKey, Weak<ArrayShared>>>> = Mutex::new(None);
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Default byte budget of a write buffer.
+pub const DEFAULT_WRITE_BUFFER: usize = 256 << 20;
+
+impl ArrayShared {
+    /// Finds or creates the shared state of `(store, path)` and registers a
+    /// handle in `mode`, refusing to mix modes.
+    pub(crate) fn acquire(
+        store: &StoreRef,
+        path: &str,
+        meta: ArrayMetadata,
+        mode: Mode,
+    ) -> Result<Arc<ArrayShared>, Error> {
+        let key = (store.identity(), path.to_string());
+        let mut reg = REGISTRY.lock();
+        let map = reg.get_or_insert_with(HashMap::new);
+        let shared = match map.get(&key).and_then(Weak::upgrade) {
+            Some(s) => {
+                let current = Arc::clone(&s.meta.read());
+                if *current != meta {
+                    let m = s.modes.lock();
+                    if m.readers + m.writers > 0 && current.shape != meta.shape {
+                        return Err(Error::Busy {
+                            path: path.to_string(),
+                            reason: "its metadata changed on disk while handles are open".into(),
+                        });
+                    }
+                    drop(m);
+                    *s.meta.write() = Arc::new(meta);
+                    cache::cache().invalidate_array(s.id);
+                }
+                s
+            }
+            None => {
+                let s = Arc::new(ArrayShared {
+                    id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                    store: Arc::clone(store),
+                    path: path.to_string(),
+                    meta: RwLock::new(Arc::new(meta)),
+                    locks: LockTable::default(),
+                    dirty: DirtyBuffer::new(DEFAULT_WRITE_BUFFER),
+                    modes: Mutex::new(Modes::default()),
+                });
+                map.retain(|_, w| w.strong_count() > 0);
+                map.insert(key, Arc::downgrade(&s));
+                s
+            }
+        };
+        drop(reg);
+        {
+            let mut m = shared.modes.lock();
+            match mode {
+                Mode::Read if m.writers > 0 => {
+                    return Err(Error::Busy {
+                        path: path.to_string(),
+                        reason: format!(
+                            "{} write handle(s) open; reads and writes never mix",
+                            m.writers
+                        ),
+                    })
+                }
+                Mode::Write if m.readers > 0 => {
+                    return Err(Error::Busy {
+                        path: path.to_string(),
+                        reason: format!(
+                            "{} read handle(s) open; reads and writes never mix",
+                            m.readers
+                        ),
+                    })
+                }
+                Mode::Read => m.readers += 1,
+                Mode::Write => {
+                    if m.writers == 0 {
+                        // Chunks cached by earlier readers may be rewritten.
+                        cache::cache().invalidate_array(shared.id);
+                    }
+                    m.writers += 1
+                }
+            }
+        }
+        Ok(shared)
+    }
+
+    /// Unregisters a handle; returns true if it was the last writer.
+    pub(crate) fn release(&self, mode: Mode) -> bool {
+        let mut m = self.modes.lock();
+        match mode {
+            Mode::Read => {
+                m.readers = m.readers.saturating_sub(1);
+                false
+            }
+            Mode::Write => {
+                m.writers = m.writers.saturating_sub(1);
+                m.writers == 0
+            }
+        }
+    }
+
+    /// Number of open (read, write) handles.
+    pub(crate) fn open_handles(&self) -> (usize, usize) {
+        let m = self.modes.lock();
+        (m.readers, m.writers)
+    }
+
+    /// Current metadata.
+    pub(crate) fn metadata(&self) -> Arc<ArrayMetadata> {
+        Arc::clone(&self.meta.read())
+    }
+
+    /// The store key of grid cell `cell`.
+    pub(crate) fn chunk_key(&self, meta: &ArrayMetadata, cell: &[u64]) -> String {
+        crate::store::join_key(&self.path, &meta.chunk_key_encoding.encode(cell))
+    }
+}
+
+impl Drop for ArrayShared {
+    fn drop(&mut self) {
+        cache::cache().invalidate_array(self.id);
+    }
+}

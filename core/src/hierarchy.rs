@@ -1,0 +1,408 @@
+//! Nodes of a hierarchy: reading and writing metadata documents, groups,
+//! members, deletion, and consolidated metadata.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::error::{Error, MetadataError, Result};
+use crate::metadata::{
+    consolidated_v2, consolidated_v3_inline, parse_json, parse_v2_array, parse_v2_group,
+    parse_v3_node, read_consolidated, to_pretty_json, v2_array_json, v3_array_json, v3_group_json,
+    ArrayMetadata, Attributes, GroupMetadata, NodeMetadata, ZarrFormat,
+};
+use crate::store::{join_key, normalize_path, Store, StoreRef};
+
+fn get_json(store: &dyn Store, key: &str) -> Result<Option<Value>> {
+    match store.get(key)? {
+        None => Ok(None),
+        Some(b) => Ok(Some(parse_json(&b, key)?)),
+    }
+}
+
+/// Reads the metadata of the node at `path`, `None` if there is none.
+/// A v3 `zarr.json` wins over v2 documents at the same path.
+pub fn read_node(store: &StoreRef, path: &str) -> Result<Option<NodeMetadata>> {
+    read_node_dyn(&**store, path)
+}
+
+pub(crate) fn read_node_dyn(store: &dyn Store, path: &str) -> Result<Option<NodeMetadata>> {
+    let path = normalize_path(path)?;
+    let k3 = join_key(&path, "zarr.json");
+    if let Some(doc) = get_json(store, &k3)? {
+        return Ok(Some(parse_v3_node(&doc, &k3)?));
+    }
+    let ka = join_key(&path, ".zarray");
+    let kg = join_key(&path, ".zgroup");
+    let kattrs = join_key(&path, ".zattrs");
+    if let Some(doc) = get_json(store, &ka)? {
+        let attrs = get_json(store, &kattrs)?;
+        return Ok(Some(NodeMetadata::Array(Box::new(parse_v2_array(
+            &doc,
+            attrs.as_ref(),
+            &ka,
+        )?))));
+    }
+    if let Some(doc) = get_json(store, &kg)? {
+        let attrs = get_json(store, &kattrs)?;
+        return Ok(Some(NodeMetadata::Group(parse_v2_group(
+            &doc,
+            attrs.as_ref(),
+            &kg,
+        )?)));
+    }
+    Ok(None)
+}
+
+/// Parses back the documents `meta` would be written as.
+pub(crate) fn reparse_array(meta: &ArrayMetadata) -> Result<ArrayMetadata> {
+    match meta.zarr_format {
+        ZarrFormat::V2 => Ok(parse_v2_array(
+            &v2_array_json(meta),
+            Some(&Value::Object(meta.attributes.clone())),
+            ".zarray",
+        )?),
+        ZarrFormat::V3 => match parse_v3_node(&v3_array_json(meta), "zarr.json")? {
+            NodeMetadata::Array(a) => Ok(*a),
+            NodeMetadata::Group(_) => Err(Error::invalid("array metadata parsed as a group")),
+        },
+    }
+}
+
+fn write_attrs_v2(store: &dyn Store, path: &str, attrs: &Attributes) -> Result<()> {
+    let key = join_key(path, ".zattrs");
+    if attrs.is_empty() {
+        if store.size(&key)?.is_some() {
+            store.delete(&key)?;
+        }
+    } else {
+        store.set(&key, &to_pretty_json(&Value::Object(attrs.clone())))?;
+    }
+    Ok(())
+}
+
+/// Writes an array's metadata document(s).
+pub fn write_array_metadata(store: &StoreRef, path: &str, meta: &ArrayMetadata) -> Result<()> {
+    let path = normalize_path(path)?;
+    match meta.zarr_format {
+        ZarrFormat::V3 => {
+            store.set(
+                &join_key(&path, "zarr.json"),
+                &to_pretty_json(&v3_array_json(meta)),
+            )?;
+        }
+        ZarrFormat::V2 => {
+            store.set(
+                &join_key(&path, ".zarray"),
+                &to_pretty_json(&v2_array_json(meta)),
+            )?;
+            write_attrs_v2(&**store, &path, &meta.attributes)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes a group's metadata document(s).
+pub fn write_group_metadata(store: &StoreRef, path: &str, meta: &GroupMetadata) -> Result<()> {
+    let path = normalize_path(path)?;
+    match meta.zarr_format {
+        ZarrFormat::V3 => {
+            store.set(
+                &join_key(&path, "zarr.json"),
+                &to_pretty_json(&v3_group_json(meta)),
+            )?;
+        }
+        ZarrFormat::V2 => {
+            store.set(
+                &join_key(&path, ".zgroup"),
+                &to_pretty_json(&serde_json::json!({"zarr_format": 2})),
+            )?;
+            write_attrs_v2(&**store, &path, &meta.attributes)?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates the missing groups above `path` (not `path` itself).
+pub fn ensure_parent_groups(store: &StoreRef, path: &str, format: ZarrFormat) -> Result<()> {
+    let path = normalize_path(path)?;
+    if path.is_empty() {
+        return Ok(());
+    }
+    let segs: Vec<&str> = path.split('/').collect();
+    for n in 0..segs.len() {
+        let parent = segs[..n].join("/");
+        match read_node(store, &parent)? {
+            Some(NodeMetadata::Group(_)) => {}
+            Some(NodeMetadata::Array(_)) => {
+                return Err(Error::invalid(format!(
+                    "cannot create {path:?}: {parent:?} is an array"
+                )))
+            }
+            None => write_group_metadata(
+                store,
+                &parent,
+                &GroupMetadata {
+                    zarr_format: format,
+                    attributes: Attributes::new(),
+                    extra: Attributes::new(),
+                },
+            )?,
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the node at `path` and everything under it (the root node's
+/// deletion empties the store).
+pub fn delete_node(store: &StoreRef, path: &str) -> Result<()> {
+    let path = normalize_path(path)?;
+    store.delete_prefix(&path)?;
+    if !path.is_empty() {
+        refresh_consolidated(store)?;
+    }
+    Ok(())
+}
+
+/// Kind of a hierarchy member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NodeKind {
+    /// An array.
+    Array,
+    /// A group.
+    Group,
+}
+
+/// Direct children of the group at `path`: `(name, kind)`, sorted by name.
+pub fn members(store: &StoreRef, path: &str) -> Result<Vec<(String, NodeKind)>> {
+    let path = normalize_path(path)?;
+    let listing = store.list_dir(&path)?;
+    let mut out = Vec::new();
+    for prefix in listing.prefixes {
+        let name = prefix.rsplit('/').next().unwrap_or(&prefix).to_string();
+        match read_node(store, &prefix) {
+            Ok(Some(NodeMetadata::Array(_))) => out.push((name, NodeKind::Array)),
+            Ok(Some(NodeMetadata::Group(_))) => out.push((name, NodeKind::Group)),
+            Ok(None) => {}
+            // A child whose metadata is broken is still a member; report it
+            // as what its documents claim to be when it is opened.
+            Err(_) => {
+                let kind = if store.size(&join_key(&prefix, ".zarray"))?.is_some()
+                    || store.size(&join_key(&prefix, "zarr.json"))?.is_some()
+                {
+                    NodeKind::Array
+                } else {
+                    NodeKind::Group
+                };
+                out.push((name, kind));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Every node under `path` (inclusive), depth first: `(path, metadata)`.
+pub fn walk(store: &StoreRef, path: &str) -> Result<Vec<(String, NodeMetadata)>> {
+    let path = normalize_path(path)?;
+    let mut out = Vec::new();
+    let Some(root) = read_node(store, &path)? else {
+        return Err(MetadataError::NotFound {
+            path,
+            looked_for: "zarr.json, .zgroup, .zarray".into(),
+        }
+        .into());
+    };
+    let is_group = matches!(root, NodeMetadata::Group(_));
+    out.push((path.clone(), root));
+    if is_group {
+        for (name, _) in members(store, &path)? {
+            out.extend(walk(store, &join_key(&path, &name))?);
+        }
+    }
+    Ok(out)
+}
+
+/// An open group.
+#[derive(Debug, Clone)]
+pub struct Group {
+    store: StoreRef,
+    path: String,
+    meta: GroupMetadata,
+}
+
+impl Group {
+    /// Opens the group at `path`.
+    pub fn open(store: &StoreRef, path: &str) -> Result<Group> {
+        let path = normalize_path(path)?;
+        match read_node(store, &path)? {
+            Some(NodeMetadata::Group(meta)) => Ok(Group {
+                store: StoreRef::clone(store),
+                path,
+                meta,
+            }),
+            Some(NodeMetadata::Array(_)) => {
+                Err(Error::invalid(format!("{path:?} is an array, not a group")))
+            }
+            None => Err(MetadataError::NotFound {
+                path,
+                looked_for: "zarr.json, .zgroup".into(),
+            }
+            .into()),
+        }
+    }
+
+    /// Creates a group (and missing parents). Succeeds if a group exists
+    /// already (its attributes are then replaced when `attrs` is non-empty).
+    pub fn create(
+        store: &StoreRef,
+        path: &str,
+        format: ZarrFormat,
+        attrs: Attributes,
+    ) -> Result<Group> {
+        let path = normalize_path(path)?;
+        match read_node(store, &path)? {
+            Some(NodeMetadata::Array(_)) => {
+                return Err(Error::AlreadyExists {
+                    path,
+                    what: "an array".into(),
+                })
+            }
+            Some(NodeMetadata::Group(g)) if attrs.is_empty() => {
+                return Ok(Group {
+                    store: StoreRef::clone(store),
+                    path,
+                    meta: g,
+                })
+            }
+            _ => {}
+        }
+        ensure_parent_groups(store, &path, format)?;
+        let meta = GroupMetadata {
+            zarr_format: format,
+            attributes: attrs,
+            extra: Attributes::new(),
+        };
+        write_group_metadata(store, &path, &meta)?;
+        if !path.is_empty() {
+            refresh_consolidated(store)?;
+        }
+        Ok(Group {
+            store: StoreRef::clone(store),
+            path,
+            meta,
+        })
+    }
+
+    /// Path ("" for the root).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Metadata.
+    pub fn metadata(&self) -> &GroupMetadata {
+        &self.meta
+    }
+
+    /// Attributes.
+    pub fn attributes(&self) -> &Attributes {
+        &self.meta.attributes
+    }
+
+    /// Replaces the attributes.
+    pub fn set_attributes(&mut self, attrs: Attributes) -> Result<()> {
+        let mut meta = self.meta.clone();
+        meta.attributes = attrs;
+        write_group_metadata(&self.store, &self.path, &meta)?;
+        self.meta = meta;
+        Ok(())
+    }
+
+    /// Direct children.
+    pub fn members(&self) -> Result<Vec<(String, NodeKind)>> {
+        members(&self.store, &self.path)
+    }
+}
+
+/// Sets the attributes of any node (array or group).
+pub fn set_attributes(store: &StoreRef, path: &str, attrs: Attributes) -> Result<()> {
+    let path = normalize_path(path)?;
+    match read_node(store, &path)? {
+        Some(NodeMetadata::Array(mut a)) => {
+            a.attributes = attrs;
+            write_array_metadata(store, &path, &a)
+        }
+        Some(NodeMetadata::Group(mut g)) => {
+            g.attributes = attrs;
+            write_group_metadata(store, &path, &g)
+        }
+        None => Err(MetadataError::NotFound {
+            path,
+            looked_for: "zarr.json, .zgroup, .zarray".into(),
+        }
+        .into()),
+    }
+}
+
+/// Reads the consolidated metadata of the hierarchy rooted at `path`
+/// (v2 `.zmetadata`, or zarr-python's inline v3 form), `None` if absent.
+/// Paths in the result are relative to `path`.
+pub fn read_consolidated_metadata(
+    store: &StoreRef,
+    path: &str,
+) -> Result<Option<BTreeMap<String, NodeMetadata>>> {
+    let path = normalize_path(path)?;
+    let kz = join_key(&path, ".zmetadata");
+    if let Some(doc) = get_json(&**store, &kz)? {
+        return Ok(Some(read_consolidated(&doc, ZarrFormat::V2, &kz)?));
+    }
+    let k3 = join_key(&path, "zarr.json");
+    if let Some(doc) = get_json(&**store, &k3)? {
+        if let Some(c) = doc.get("consolidated_metadata").filter(|c| !c.is_null()) {
+            return Ok(Some(read_consolidated(c, ZarrFormat::V3, &k3)?));
+        }
+    }
+    Ok(None)
+}
+
+/// Writes consolidated metadata for the hierarchy rooted at the group
+/// `path`: `.zmetadata` for v2, the inline `consolidated_metadata` for v3.
+pub fn consolidate(store: &StoreRef, path: &str) -> Result<()> {
+    let path = normalize_path(path)?;
+    let nodes = walk(store, &path)?;
+    let prefix_len = if path.is_empty() { 0 } else { path.len() + 1 };
+    let rel: BTreeMap<String, NodeMetadata> = nodes
+        .into_iter()
+        .map(|(p, n)| (p.get(prefix_len..).unwrap_or("").to_string(), n))
+        .collect();
+    match rel.get("") {
+        Some(NodeMetadata::Group(g)) if g.zarr_format == ZarrFormat::V2 => {
+            store.set(
+                &join_key(&path, ".zmetadata"),
+                &to_pretty_json(&consolidated_v2(&rel)),
+            )?;
+        }
+        Some(NodeMetadata::Group(g)) => {
+            let mut g = g.clone();
+            g.extra
+                .insert("consolidated_metadata".into(), consolidated_v3_inline(&rel));
+            write_group_metadata(store, &path, &g)?;
+        }
+        _ => return Err(Error::invalid(format!("{path:?} is not a group"))),
+    }
+    Ok(())
+}
+
+/// Rewrites the root's consolidated metadata if the store has some, so that
+/// readers that trust it (zarr-python) see nodes created or deleted since.
+pub fn refresh_consolidated(store: &StoreRef) -> Result<()> {
+    let has = store.size(".zmetadata")?.is_some()
+        || matches!(
+            get_json(&**store, "zarr.json")?,
+            Some(ref d) if d.get("consolidated_metadata").is_some_and(|c| !c.is_null())
+        );
+    if has && matches!(read_node(store, "")?, Some(NodeMetadata::Group(_))) {
+        consolidate(store, "")?;
+    }
+    Ok(())
+}

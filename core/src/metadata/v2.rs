@@ -1,0 +1,189 @@
+//! Zarr v2: `.zarray`, `.zgroup`, `.zattrs`.
+
+use serde_json::{json, Value};
+
+use super::{
+    attributes_from, shape_from_json, ArrayMetadata, Attributes, ChunkKeyEncoding, GroupMetadata,
+    Order, ZarrFormat,
+};
+use crate::codec::{chain_from_v2, ArrayToArray, ArrayToBytes};
+use crate::dtype::{DataType, Endian};
+use crate::error::MetadataError;
+use crate::fill::FillValue;
+
+fn check_format(doc: &Value, key: &str) -> Result<(), MetadataError> {
+    match doc.get("zarr_format").and_then(Value::as_u64) {
+        Some(2) => Ok(()),
+        other => Err(MetadataError::Invalid {
+            key: key.to_string(),
+            reason: format!(
+                "zarr_format is {}, expected 2",
+                other.map_or("missing".to_string(), |v| v.to_string())
+            ),
+        }),
+    }
+}
+
+/// Parses `.zattrs` (absent means no attributes).
+pub fn parse_v2_attrs(doc: Option<&Value>, key: &str) -> Result<Attributes, MetadataError> {
+    attributes_from(doc, key)
+}
+
+/// Parses `.zgroup` and the group's `.zattrs`.
+pub fn parse_v2_group(
+    doc: &Value,
+    attrs: Option<&Value>,
+    key: &str,
+) -> Result<GroupMetadata, MetadataError> {
+    check_format(doc, key)?;
+    Ok(GroupMetadata {
+        zarr_format: ZarrFormat::V2,
+        attributes: parse_v2_attrs(attrs, key)?,
+        extra: Attributes::new(),
+    })
+}
+
+/// Parses `.zarray` and the array's `.zattrs`.
+pub fn parse_v2_array(
+    doc: &Value,
+    attrs: Option<&Value>,
+    key: &str,
+) -> Result<ArrayMetadata, MetadataError> {
+    check_format(doc, key)?;
+    let invalid = |reason: String| MetadataError::Invalid {
+        key: key.to_string(),
+        reason,
+    };
+    let shape = shape_from_json(doc.get("shape"), "shape", key)?;
+    let chunk_shape = shape_from_json(doc.get("chunks"), "chunks", key)?;
+    let dtype_str = match doc.get("dtype") {
+        Some(Value::String(s)) => s.as_str(),
+        Some(other) => {
+            return Err(MetadataError::Unsupported {
+                key: key.to_string(),
+                what: "data type",
+                name: other.to_string(),
+                detail: " (structured dtypes are not supported)".into(),
+            })
+        }
+        None => return Err(invalid("dtype is required".into())),
+    };
+    let (data_type, endian) =
+        DataType::from_numpy_str(dtype_str).map_err(|reason| MetadataError::Unsupported {
+            key: key.to_string(),
+            what: "data type",
+            name: dtype_str.to_string(),
+            detail: format!(": {reason}"),
+        })?;
+    if dtype_str.starts_with('|') && data_type.has_byte_order() {
+        return Err(invalid(format!(
+            "dtype {dtype_str:?} needs a byte order (< or >)"
+        )));
+    }
+    let order = match doc.get("order").and_then(Value::as_str) {
+        Some("C") | None => Order::C,
+        Some("F") => Order::F,
+        Some(o) => return Err(invalid(format!("order {o:?} (expected \"C\" or \"F\")"))),
+    };
+    match doc.get("filters") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(a)) if a.is_empty() => {}
+        Some(Value::Array(a)) => {
+            let names: Vec<String> = a
+                .iter()
+                .map(|f| {
+                    f.get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?")
+                        .to_string()
+                })
+                .collect();
+            return Err(MetadataError::Unsupported {
+                key: key.to_string(),
+                what: "filter",
+                name: names.join(", "),
+                detail: " (only filters: null is supported)".into(),
+            });
+        }
+        Some(other) => return Err(invalid(format!("filters {other} is not a list"))),
+    }
+    let separator = match doc.get("dimension_separator") {
+        None | Some(Value::Null) => '.',
+        Some(Value::String(s)) if s == "." => '.',
+        Some(Value::String(s)) if s == "/" => '/',
+        Some(other) => {
+            return Err(invalid(format!(
+                "dimension_separator {other} (expected \".\" or \"/\")"
+            )))
+        }
+    };
+    let fill_value = FillValue::from_json(
+        doc.get("fill_value").unwrap_or(&Value::Null),
+        data_type,
+        ZarrFormat::V2,
+    )
+    .map_err(|e| invalid(e))?;
+    let codecs = chain_from_v2(
+        data_type,
+        endian,
+        order == Order::F,
+        shape.len(),
+        doc.get("compressor"),
+        key,
+    )?;
+    let meta = ArrayMetadata {
+        zarr_format: ZarrFormat::V2,
+        shape,
+        chunk_shape,
+        data_type,
+        endian: endian.unwrap_or(Endian::Little),
+        fill_value,
+        chunk_key_encoding: ChunkKeyEncoding::V2 { separator },
+        codecs,
+        order,
+        attributes: parse_v2_attrs(attrs, key)?,
+        dimension_names: None,
+        extra: Attributes::new(),
+    };
+    meta.validate(key)?;
+    Ok(meta)
+}
+
+/// The `.zarray` document of a v2 array (attributes go to `.zattrs`).
+pub fn v2_array_json(m: &ArrayMetadata) -> Value {
+    let compressor = m
+        .codecs
+        .bytes_to_bytes
+        .first()
+        .and_then(|c| c.to_v2())
+        .unwrap_or(Value::Null);
+    let sep = match m.chunk_key_encoding {
+        ChunkKeyEncoding::V2 { separator } | ChunkKeyEncoding::Default { separator } => separator,
+    };
+    let order = if m
+        .codecs
+        .array_to_array
+        .iter()
+        .any(|ArrayToArray::Transpose(t)| t.order.first().is_some_and(|&o| o != 0))
+        || m.order == Order::F
+    {
+        "F"
+    } else {
+        "C"
+    };
+    let endian = match &m.codecs.array_to_bytes {
+        ArrayToBytes::Bytes(b) => b.endian.unwrap_or(m.endian),
+        ArrayToBytes::Sharding(_) => m.endian,
+    };
+    json!({
+        "shape": m.shape,
+        "chunks": m.chunk_shape,
+        "dtype": m.data_type.numpy_str(endian),
+        "fill_value": m.fill_value.to_json(m.data_type, ZarrFormat::V2),
+        "order": order,
+        "filters": null,
+        "dimension_separator": sep.to_string(),
+        "compressor": compressor,
+        "zarr_format": 2,
+    })
+}

@@ -1,1 +1,54 @@
-fn main() {}
+//! The `zarrcore` command.
+
+mod commands;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// zarrcore: inspect, import, export and serve Zarr v2/v3 arrays.
+#[derive(Parser, Debug)]
+#[command(name = "zarrcore", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Show an array's or group's metadata, chunk counts and stored vs uncompressed bytes.
+    Info(commands::info::Args),
+    /// Show the hierarchy of groups and arrays.
+    Tree(commands::tree::Args),
+    /// Write an array (or a region of it) to a standard .npy file.
+    Export(commands::export::Args),
+    /// Create an array from a .npy file (and any missing parent groups).
+    Import(commands::import::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info(a) => commands::info::run(a),
+        Command::Tree(a) => commands::tree::run(a),
+        Command::Export(a) => commands::export::run(a),
+        Command::Import(a) => commands::import::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // One clear line: the error and its causes.
+            let mut msg = e.to_string();
+            for cause in e.chain().skip(1) {
+                let c = cause.to_string();
+                if !msg.contains(&c) {
+                    msg.push_str(": ");
+                    msg.push_str(&c);
+                }
+            }
+            eprintln!("zarrcore: error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

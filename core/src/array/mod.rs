@@ -15,6 +15,7 @@
 //! ```
 
 mod builder;
+mod info;
 mod linear;
 mod read;
 pub mod region;
@@ -23,7 +24,9 @@ mod write;
 
 use std::sync::Arc;
 
-pub use self::builder::ArrayBuilder;
+pub use self::builder::{default_chunks, ArrayBuilder};
+pub use self::info::{StorageSummary, StoredChunk};
+pub use self::linear::linear_regions;
 pub use self::region::Region;
 use crate::dtype::{DataType, Endian};
 use crate::engine::{ArrayShared, Mode};

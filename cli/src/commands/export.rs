@@ -34,9 +34,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // v2 keeps its declared byte order; v3 is presented little-endian.
     let endian = m.endian;
     let item = m.data_type.size();
-    let total = region
-        .check(&m.shape, item, a.path())
-        .context("region")? as u64;
+    let total = region.check(&m.shape, item, a.path()).context("region")? as u64;
     let tmp = args.out.with_extension("npy.zarrcore-partial");
     let result = (|| -> Result<()> {
         let f = File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
@@ -73,7 +71,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         pb.finish_and_clear();
         let f = w.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
-        std::fs::rename(&tmp, &args.out).with_context(|| format!("write {}", args.out.display()))?;
+        std::fs::rename(&tmp, &args.out)
+            .with_context(|| format!("write {}", args.out.display()))?;
         Ok(())
     })();
     if result.is_err() {

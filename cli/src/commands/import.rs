@@ -46,7 +46,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // SAFETY: the file is mapped read-only; the mapping is only read, and a
     // concurrent truncation by another program is outside our control (as
     // for any reader of a regular file).
-    let map = unsafe { memmap2::Mmap::map(&f) }.with_context(|| format!("map {}", args.npy.display()))?;
+    let map =
+        unsafe { memmap2::Mmap::map(&f) }.with_context(|| format!("map {}", args.npy.display()))?;
     let h = npy::parse_header(&map).map_err(|e| anyhow::anyhow!("{}: {e}", args.npy.display()))?;
     let len = h.data_len().context("data size overflows")?;
     let avail = map.len() as u64 - h.data_offset as u64;
@@ -57,18 +58,34 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
     }
     let data = &map[h.data_offset..h.data_offset + len as usize];
-    let format = if args.zarr_format == 2 { ZarrFormat::V2 } else { ZarrFormat::V3 };
+    let format = if args.zarr_format == 2 {
+        ZarrFormat::V2
+    } else {
+        ZarrFormat::V3
+    };
     let codec: CodecSpec = args.codec.parse().map_err(anyhow::Error::msg)?;
     let mut b = ArrayBuilder::new(h.shape.clone(), h.dtype)
         .zarr_format(format)
         .codec(codec)
         .overwrite(args.overwrite)
-        .endian(if format == ZarrFormat::V2 { h.endian } else { Endian::Little });
+        .endian(if format == ZarrFormat::V2 {
+            h.endian
+        } else {
+            Endian::Little
+        });
     if let Some(c) = &args.chunks {
-        b = b.chunks(parse_shape(c).map_err(anyhow::Error::msg).context("--chunks")?);
+        b = b.chunks(
+            parse_shape(c)
+                .map_err(anyhow::Error::msg)
+                .context("--chunks")?,
+        );
     }
     if let Some(s) = &args.shards {
-        b = b.shards(parse_shape(s).map_err(anyhow::Error::msg).context("--shards")?);
+        b = b.shards(
+            parse_shape(s)
+                .map_err(anyhow::Error::msg)
+                .context("--shards")?,
+        );
     }
     if let Some(v) = &args.fill {
         b = b.fill_value(FillValue::parse_user(v, h.dtype).map_err(anyhow::Error::msg)?);

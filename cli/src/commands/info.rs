@@ -87,7 +87,11 @@ fn print_text(info: &Value) {
         let members = get("members");
         println!("members      {}", members.as_array().map_or(0, Vec::len));
         for m in members.as_array().into_iter().flatten() {
-            println!("  {:5}  {}", m["node_type"].as_str().unwrap_or(""), m["name"].as_str().unwrap_or(""));
+            println!(
+                "  {:5}  {}",
+                m["node_type"].as_str().unwrap_or(""),
+                m["name"].as_str().unwrap_or("")
+            );
         }
         return;
     }
@@ -95,7 +99,11 @@ fn print_text(info: &Value) {
     println!("array        /{}", get("path").as_str().unwrap_or(""));
     println!("zarr_format  {}", get("zarr_format"));
     println!("shape        {}", get("shape"));
-    println!("dtype        {} ({})", get("data_type").as_str().unwrap_or(""), get("dtype").as_str().unwrap_or(""));
+    println!(
+        "dtype        {} ({})",
+        get("data_type").as_str().unwrap_or(""),
+        get("dtype").as_str().unwrap_or("")
+    );
     println!("chunks       {}", get("chunks"));
     if !get("shards").is_null() {
         println!("shards       {}", get("shards"));
@@ -108,7 +116,11 @@ fn print_text(info: &Value) {
         "stored       {} of {} {} ({})",
         n("stored_cells"),
         n("grid_cells"),
-        if get("shards").is_null() { "chunks" } else { "shards" },
+        if get("shards").is_null() {
+            "chunks"
+        } else {
+            "shards"
+        },
         human_bytes(n("stored_bytes"))
     );
     println!(

@@ -17,17 +17,31 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let store = super::open_read(&args.store)?;
     for (path, node) in hierarchy::walk(&store, "")? {
-        let depth = if path.is_empty() { 0 } else { path.matches('/').count() + 1 };
-        let name = if path.is_empty() { "/" } else { path.rsplit('/').next().unwrap_or(&path) };
+        let depth = if path.is_empty() {
+            0
+        } else {
+            path.matches('/').count() + 1
+        };
+        let name = if path.is_empty() {
+            "/"
+        } else {
+            path.rsplit('/').next().unwrap_or(&path)
+        };
         let indent = "  ".repeat(depth);
         match node {
-            NodeMetadata::Group(g) => println!("{indent}{name}{} (group, v{})", if path.is_empty() { "" } else { "/" }, g.zarr_format.number()),
+            NodeMetadata::Group(g) => println!(
+                "{indent}{name}{} (group, v{})",
+                if path.is_empty() { "" } else { "/" },
+                g.zarr_format.number()
+            ),
             NodeMetadata::Array(a) => println!(
                 "{indent}{name} {} {:?} chunks {:?}{} (v{})",
                 a.data_type,
                 a.shape,
                 a.read_chunk_shape(),
-                a.shard_shape().map(|s| format!(" shards {s:?}")).unwrap_or_default(),
+                a.shard_shape()
+                    .map(|s| format!(" shards {s:?}"))
+                    .unwrap_or_default(),
                 a.zarr_format.number()
             ),
         }

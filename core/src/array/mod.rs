@@ -153,6 +153,19 @@ impl Array {
         Self::from_metadata(store, &path, meta, Mode::Write)
     }
 
+    /// Creates an array from a metadata document (v3 `zarr.json` or v2
+    /// `.zarray`, the latter optionally with an `"attributes"` object).
+    pub fn create_from_json(
+        store: &StoreRef,
+        path: &str,
+        doc: &serde_json::Value,
+        overwrite: bool,
+    ) -> Result<Array> {
+        let meta = crate::metadata::parse_array_document(doc)?;
+        let meta = crate::hierarchy::reparse_array(&meta)?;
+        Self::create(store, path, meta, overwrite)
+    }
+
     /// The handle's mode.
     pub fn mode(&self) -> Mode {
         self.mode

@@ -305,6 +305,28 @@ impl ArrayMetadata {
     }
 }
 
+/// Parses an array metadata document given by a user: a v3 `zarr.json`, or a
+/// v2 `.zarray` (which may carry an `"attributes"` object for convenience).
+pub fn parse_array_document(doc: &Value) -> Result<ArrayMetadata, MetadataError> {
+    match doc.get("zarr_format").and_then(Value::as_u64) {
+        Some(3) => match parse_v3_node(doc, "zarr.json")? {
+            NodeMetadata::Array(a) => Ok(*a),
+            NodeMetadata::Group(_) => Err(MetadataError::Invalid {
+                key: "zarr.json".into(),
+                reason: "node_type is \"group\", expected \"array\"".into(),
+            }),
+        },
+        Some(2) => parse_v2_array(doc, doc.get("attributes"), ".zarray"),
+        other => Err(MetadataError::Invalid {
+            key: "metadata".into(),
+            reason: format!(
+                "zarr_format is {}, expected 2 or 3",
+                other.map_or("missing".to_string(), |v| v.to_string())
+            ),
+        }),
+    }
+}
+
 /// Reads a JSON document, naming the key on failure.
 pub(crate) fn parse_json(bytes: &[u8], key: &str) -> Result<Value, MetadataError> {
     serde_json::from_slice(bytes).map_err(|source| MetadataError::Json {

@@ -109,7 +109,30 @@ impl SlabBuf {
 
 impl Drop for SlabBuf {
     fn drop(&mut self) {
-        self.slab.free.lock().push((self.seg, self.idx));
+        let mut free = self.slab.free.lock();
+        // Beyond one segment's worth of idle slots, give the pages back to the
+        // OS (the mapping stays; the pages refault as zeros when reused), so
+        // slabs of chunk sizes no longer in use do not pin memory.
+        if free.len() >= self.slab.per_segment {
+            release_pages(self.ptr, self.slab.slot);
+        }
+        free.push((self.seg, self.idx));
+    }
+}
+
+/// `madvise(MADV_DONTNEED)` on the whole pages inside `[ptr, ptr + len)`.
+fn release_pages(ptr: *mut u8, len: usize) {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
+    let start = (ptr as usize).div_ceil(page) * page;
+    let end = (ptr as usize + len) / page * page;
+    if end > start {
+        // SAFETY: the range lies inside a slot of a live anonymous private
+        // mapping that nobody references any more (the slot is being freed);
+        // MADV_DONTNEED only drops its contents.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
     }
 }
 

@@ -157,6 +157,13 @@ pub fn ensure_parent_groups(store: &StoreRef, path: &str, format: ZarrFormat) ->
 /// deletion empties the store).
 pub fn delete_node(store: &StoreRef, path: &str) -> Result<()> {
     let path = normalize_path(path)?;
+    let open = crate::engine::ArrayShared::open_under(store, &path);
+    if !open.is_empty() {
+        return Err(Error::Busy {
+            path,
+            reason: format!("arrays with open handles: {}", open.join(", ")),
+        });
+    }
     store.delete_prefix(&path)?;
     if !path.is_empty() {
         refresh_consolidated(store)?;
@@ -314,7 +321,11 @@ impl Group {
         let mut meta = self.meta.clone();
         meta.attributes = attrs;
         write_group_metadata(&self.store, &self.path, &meta)?;
-        self.meta = meta;
+        refresh_consolidated(&self.store)?;
+        self.meta = match read_node(&self.store, &self.path)? {
+            Some(NodeMetadata::Group(g)) => g,
+            _ => meta,
+        };
         Ok(())
     }
 
@@ -330,11 +341,13 @@ pub fn set_attributes(store: &StoreRef, path: &str, attrs: Attributes) -> Result
     match read_node(store, &path)? {
         Some(NodeMetadata::Array(mut a)) => {
             a.attributes = attrs;
-            write_array_metadata(store, &path, &a)
+            write_array_metadata(store, &path, &a)?;
+            refresh_consolidated(store)
         }
         Some(NodeMetadata::Group(mut g)) => {
             g.attributes = attrs;
-            write_group_metadata(store, &path, &g)
+            write_group_metadata(store, &path, &g)?;
+            refresh_consolidated(store)
         }
         None => Err(MetadataError::NotFound {
             path,

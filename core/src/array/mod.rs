@@ -134,6 +134,15 @@ impl Array {
         let path = normalize_path(path)?;
         meta.validate(&path)?;
         if let Some(existing) = hierarchy::read_node(store, &path)? {
+            let (r, w) = ArrayShared::handles_of(store, &path);
+            if r + w > 0 {
+                return Err(Error::Busy {
+                    path,
+                    reason: format!(
+                        "{r} read and {w} write handle(s) are open; close them before replacing the array"
+                    ),
+                });
+            }
             if !overwrite {
                 return Err(Error::AlreadyExists {
                     what: match existing {
@@ -223,6 +232,7 @@ impl Array {
         meta.attributes = attrs;
         hierarchy::write_array_metadata(&self.shared.store, &self.shared.path, &meta)?;
         *self.shared.meta.write() = Arc::new(meta);
+        hierarchy::refresh_consolidated(&self.shared.store)?;
         Ok(())
     }
 

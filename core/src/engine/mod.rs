@@ -143,6 +143,41 @@ impl ArrayShared {
         Ok(shared)
     }
 
+    /// Number of open (read, write) handles of `(store, path)` in this
+    /// process, without registering one.
+    pub(crate) fn handles_of(store: &StoreRef, path: &str) -> (usize, usize) {
+        let key = (store.identity(), path.to_string());
+        let reg = REGISTRY.lock();
+        reg.as_ref()
+            .and_then(|m| m.get(&key))
+            .and_then(Weak::upgrade)
+            .map_or((0, 0), |s| s.open_handles())
+    }
+
+    /// Paths of arrays at or under `prefix` (a node path, "" for all) of this
+    /// store that have open handles in this process.
+    pub(crate) fn open_under(store: &StoreRef, prefix: &str) -> Vec<String> {
+        let id = store.identity();
+        let reg = REGISTRY.lock();
+        let mut out: Vec<String> = reg
+            .iter()
+            .flat_map(|m| m.iter())
+            .filter(|((sid, p), _)| {
+                *sid == id
+                    && (prefix.is_empty()
+                        || p == prefix
+                        || p.strip_prefix(prefix).is_some_and(|r| r.starts_with('/')))
+            })
+            .filter_map(|((_, p), w)| {
+                let s = w.upgrade()?;
+                let (r, wr) = s.open_handles();
+                (r + wr > 0).then(|| p.clone())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Unregisters a handle; returns true if it was the last writer.
     pub(crate) fn release(&self, mode: Mode) -> bool {
         let mut m = self.modes.lock();

@@ -53,6 +53,9 @@ impl Slab {
         }
         let mut segs = self.segments.lock();
         let map = memmap2::MmapMut::map_anon(self.slot * self.per_segment).ok()?;
+        // Fewer page faults and TLB misses for large decoded chunks; a hint
+        // only (ignored where transparent huge pages are off).
+        let _ = map.advise(memmap2::Advice::HugePage);
         segs.push(map);
         let seg = (segs.len() - 1) as u32;
         drop(segs);

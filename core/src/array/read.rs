@@ -114,8 +114,12 @@ pub(crate) struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// Partial reads go through the cache in both modes: in write mode the
+    /// write buffer is consulted first, and stores invalidate (or mark stale)
+    /// the entries they replace, so a cached chunk is never older than the
+    /// last completed store of its key.
     fn use_cache(&self) -> bool {
-        self.array.mode == Mode::Read && cache::cache_budget() > 0
+        cache::cache_budget() > 0
     }
 
     /// Reads `count` elements at `start` of the decoded chunk behind `src`

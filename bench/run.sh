@@ -66,6 +66,7 @@ if [[ -z "${PY:-}" ]]; then
   fi
   PY="$PWD/.venv-smoke/bin/python"
 fi
+export PATH="$(dirname "$PY"):$PATH"   # engines.json calls python3 (as run_all.sh does)
 [[ -f data/small.npy ]] || "$PY" scripts/gen_data.py data/small.npy --shape 128,128,64
 log="$(mktemp)"
 "$PY" bench.py --reps 1 --npy data/small.npy --tag smoke --engines zarrcore \

@@ -371,3 +371,42 @@ fn read_your_writes_across_handles_and_threads() {
     });
     a.close().unwrap();
 }
+
+/// One array reached through two store roots (the store's root, and a
+/// store opened at the group directory) is still one array in the process:
+/// modes never mix, and partial writes through both share one write buffer
+/// (neither is lost).
+#[test]
+fn one_array_through_two_store_roots_is_one_array() {
+    let d = tempfile::tempdir().unwrap();
+    let root = open_store(d.path().to_str().unwrap(), StoreOptions::create()).unwrap();
+    let a = u32_array(&[8], &[8], None).create(&root, "g/x").unwrap();
+    a.close().unwrap();
+    let sub = open_store(d.path().join("g").to_str().unwrap(), StoreOptions::create()).unwrap();
+
+    let r = Array::open(&root, "g/x", Mode::Read).unwrap();
+    assert!(
+        is_busy(Array::open(&sub, "x", Mode::Write)),
+        "a writer opened beside a reader of the same array"
+    );
+    drop(r);
+
+    let w1 = Array::open(&root, "g/x", Mode::Write).unwrap();
+    let w2 = Array::open(&sub, "x", Mode::Write).unwrap();
+    // Each handle keeps the store and path it was opened with.
+    assert_eq!((w1.path(), w2.path()), ("g/x", "x"));
+    assert!(Arc::ptr_eq(w2.store(), &sub));
+    assert_eq!(w2.stored_chunks().unwrap().len(), 0);
+    w1.write_region(&Region::new(vec![0], vec![1]), &to_bytes(&[11]))
+        .unwrap();
+    w2.write_region(&Region::new(vec![1], vec![1]), &to_bytes(&[22]))
+        .unwrap();
+    w1.close().unwrap();
+    w2.close().unwrap();
+    let r = Array::open(&root, "g/x", Mode::Read).unwrap();
+    assert_eq!(
+        from_bytes(&r.read_region_vec(&Region::new(vec![0], vec![2])).unwrap()),
+        vec![11, 22],
+        "a partial write was lost"
+    );
+}

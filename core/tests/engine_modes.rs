@@ -410,3 +410,47 @@ fn one_array_through_two_store_roots_is_one_array() {
         "a partial write was lost"
     );
 }
+
+/// A store that fails writes: `flush` reports the error and keeps the data
+/// buffered (still read back), a later `flush` stores it; a failing
+/// whole-chunk write reports the error and stores nothing.
+#[test]
+fn failed_flush_keeps_buffered_writes() {
+    use std::sync::atomic::Ordering::SeqCst;
+    for sharded in [false, true] {
+        let counting = CountingStore::memory();
+        let store: StoreRef = counting.clone();
+        let b = if sharded {
+            u32_array(&[16, 16], &[4, 4], Some(&[8, 8]))
+        } else {
+            u32_array(&[16, 16], &[8, 8], None)
+        };
+        let w = b.create(&store, "f").unwrap();
+        w.set_write_buffer(1 << 30);
+        let part = Region::new(vec![1, 1], vec![2, 3]);
+        let vals: Vec<u32> = (1..=6).collect();
+        w.write_region(&part, &to_bytes(&vals)).unwrap();
+        counting.fail_writes.store(true, SeqCst);
+        let err = w.flush().unwrap_err();
+        assert!(err.to_string().contains("injected failure"), "{err}");
+        assert!(
+            err.to_string().contains("f/c/0/0"),
+            "error names the chunk: {err}"
+        );
+        assert_eq!(from_bytes(&w.read_region_vec(&part).unwrap()), vals);
+        // A whole-cell write fails without storing anything.
+        let whole = Region::new(vec![8, 8], vec![8, 8]);
+        assert!(w.write_region(&whole, &to_bytes(&[9; 64])).is_err());
+        assert_eq!(counting.counts("f/c/1/1").set, 0);
+        counting.fail_writes.store(false, SeqCst);
+        w.flush().unwrap();
+        w.close().unwrap();
+        let r = Array::open(&store, "f", Mode::Read).unwrap();
+        assert_eq!(from_bytes(&r.read_region_vec(&part).unwrap()), vals);
+        assert_eq!(
+            from_bytes(&r.read_region_vec(&whole).unwrap()),
+            vec![0; 64],
+            "sharded: {sharded}"
+        );
+    }
+}

@@ -64,6 +64,8 @@ pub struct CountingStore {
     counts: Mutex<HashMap<String, Counts>>,
     delay_us: AtomicU64,
     pub total_gets: AtomicUsize,
+    /// While set, every `set` and `delete` of a chunk key fails.
+    pub fail_writes: std::sync::atomic::AtomicBool,
 }
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -76,6 +78,7 @@ impl CountingStore {
             counts: Mutex::new(HashMap::new()),
             delay_us: AtomicU64::new(0),
             total_gets: AtomicUsize::new(0),
+            fail_writes: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -104,6 +107,18 @@ impl CountingStore {
 
     fn bump(&self, key: &str, f: impl FnOnce(&mut Counts)) {
         f(self.counts.lock().entry(key.to_string()).or_default());
+    }
+
+    fn check_fail(&self, key: &str, op: &'static str) -> Result<(), StoreError> {
+        let meta = key.ends_with("zarr.json") || key.contains(".z");
+        if !meta && self.fail_writes.load(Ordering::SeqCst) {
+            return Err(StoreError::io(
+                key,
+                op,
+                std::io::Error::other("injected failure"),
+            ));
+        }
+        Ok(())
     }
 
     fn delay(&self, key: &str) {
@@ -150,11 +165,13 @@ impl Store for CountingStore {
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.check_fail(key, "set")?;
         self.bump(key, |c| c.set += 1);
         self.inner.set(key, value)
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.check_fail(key, "delete")?;
         self.inner.delete(key)
     }
 

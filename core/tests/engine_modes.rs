@@ -454,3 +454,38 @@ fn failed_flush_keeps_buffered_writes() {
         );
     }
 }
+
+/// Read-your-writes with the cache in write mode: a thread that stored a
+/// chunk and then reads it must not be handed the result of another
+/// thread's fetch that started before the store (it holds the old bytes).
+#[test]
+fn a_read_after_a_store_does_not_join_an_older_fetch() {
+    let _wd = watchdog("older_fetch", Duration::from_secs(60));
+    let counting = CountingStore::memory();
+    let store: StoreRef = counting.clone();
+    let w = u32_array(&[64], &[32], None).create(&store, "x").unwrap();
+    w.write_region(&Region::all(&[64]), &to_bytes(&[1; 64]))
+        .unwrap();
+    w.flush().unwrap();
+    counting.set_read_delay(Duration::from_millis(400));
+    std::thread::scope(|s| {
+        // A: a partial read of chunk 0 whose fetch takes 400 ms.
+        let slow =
+            s.spawn(|| from_bytes(&w.read_region_vec(&Region::new(vec![1], vec![1])).unwrap()));
+        std::thread::sleep(Duration::from_millis(100));
+        // C: rewrites chunk 0 whole (stored at once, no read), then reads it.
+        w.write_region(&Region::new(vec![0], vec![32]), &to_bytes(&[2; 32]))
+            .unwrap();
+        let mine = from_bytes(&w.read_region_vec(&Region::new(vec![2], vec![1])).unwrap());
+        assert_eq!(
+            mine,
+            vec![2],
+            "a read after a completed store returned the old chunk"
+        );
+        // A's read overlapped the store: old or new are both fine.
+        let theirs = slow.join().unwrap();
+        assert!(theirs == vec![1] || theirs == vec![2]);
+    });
+    counting.set_read_delay(Duration::ZERO);
+    w.close().unwrap();
+}

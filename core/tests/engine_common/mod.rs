@@ -87,7 +87,8 @@ impl CountingStore {
         CountingStore::new(Arc::new(MemoryStore::new()))
     }
 
-    /// Delays every read of a key that is not metadata by `d`.
+    /// Delivers every read of a key that is not metadata `d` late (the value
+    /// is read before the delay).
     pub fn set_read_delay(&self, d: Duration) {
         self.delay_us.store(d.as_micros() as u64, Ordering::SeqCst);
     }
@@ -146,8 +147,10 @@ impl Store for CountingStore {
     fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
         self.bump(key, |c| c.get += 1);
         self.total_gets.fetch_add(1, Ordering::SeqCst);
+        // The value is read first, then delivered late (a slow transfer).
+        let v = self.inner.get(key);
         self.delay(key);
-        self.inner.get(key)
+        v
     }
 
     fn get_range(&self, key: &str, range: ByteRange) -> Result<Option<Bytes>, StoreError> {
@@ -156,8 +159,9 @@ impl Store for CountingStore {
             ByteRange::Range { .. } => self.bump(key, |c| c.range += 1),
         }
         self.total_gets.fetch_add(1, Ordering::SeqCst);
+        let v = self.inner.get_range(key, range);
         self.delay(key);
-        self.inner.get_range(key, range)
+        v
     }
 
     fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {

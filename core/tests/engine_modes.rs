@@ -397,6 +397,13 @@ fn one_array_through_two_store_roots_is_one_array() {
     assert_eq!((w1.path(), w2.path()), ("g/x", "x"));
     assert!(Arc::ptr_eq(w2.store(), &sub));
     assert_eq!(w2.stored_chunks().unwrap().len(), 0);
+    // Deleting the group through the root sees the handle opened beside it.
+    drop(w1);
+    match zarrcore::hierarchy::delete_node(&root, "g") {
+        Err(Error::Busy { reason, .. }) => assert!(reason.contains("g/x"), "{reason}"),
+        other => panic!("expected Busy, got {other:?}"),
+    }
+    let w1 = Array::open(&root, "g/x", Mode::Write).unwrap();
     w1.write_region(&Region::new(vec![0], vec![1]), &to_bytes(&[11]))
         .unwrap();
     w2.write_region(&Region::new(vec![1], vec![1]), &to_bytes(&[22]))

@@ -417,6 +417,21 @@ impl ChunkCache {
                         *freq = (*freq + 1).min(3);
                         return Ok(Arc::clone(chunk));
                     }
+                    Some(Slot::Loading(_, true)) => {
+                        // That fetch began before the last store of this key
+                        // and may return older bytes than this caller must
+                        // see (read-your-writes): load privately instead.
+                        drop(s);
+                        let load = load
+                            .take()
+                            .ok_or_else(|| Error::invalid("chunk loader used twice"))?;
+                        let mut v = vec![0u8; size];
+                        return Ok(Arc::new(if load(&mut v)? {
+                            CachedChunk::Heap(v)
+                        } else {
+                            CachedChunk::Absent
+                        }));
+                    }
                     Some(Slot::Loading(f, _)) => Some(Arc::clone(f)),
                     None => {
                         let f = Arc::new(Flight {

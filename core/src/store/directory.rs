@@ -421,17 +421,27 @@ impl Store for DirectoryStore {
         let dfd = self
             .dir_fd(dir, true)?
             .ok_or_else(|| StoreError::io(key, "write", io::ErrorKind::NotFound.into()))?;
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let tmp = format!(".{name}{TEMP_MARKER}{}.{n}", std::process::id());
-        let tmp_c = cstr(&tmp).map_err(|e| StoreError::io(key, "write", e))?;
         let name_c = cstr(name).map_err(|e| StoreError::io(key, "write", e))?;
-        let fd = open_beneath(
-            dfd.as_raw_fd(),
-            &tmp,
-            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
-            0o666,
-        )
-        .map_err(|e| StoreError::io(key, "create temporary", e))?;
+        // A name already taken (a crashed writer whose pid we reuse, or
+        // another store handle of this directory in this process) is skipped.
+        let mut attempts = 0;
+        let (fd, tmp_c) = loop {
+            let n = self.counter.fetch_add(1, Ordering::Relaxed);
+            let tmp = format!(".{name}{TEMP_MARKER}{}.{n}", std::process::id());
+            let tmp_c = cstr(&tmp).map_err(|e| StoreError::io(key, "write", e))?;
+            match open_beneath(
+                dfd.as_raw_fd(),
+                &tmp,
+                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
+                0o666,
+            ) {
+                Ok(fd) => break (fd, tmp_c),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 1000 => {
+                    attempts += 1
+                }
+                Err(e) => return Err(StoreError::io(key, "create temporary", e)),
+            }
+        };
         let mut f = File::from(fd);
         let written =
             f.write_all(value)

@@ -315,3 +315,37 @@ fn rewritten_chunks_are_refetched_after_reopen() {
         assert_eq!(one(&r, 1, 1), 77);
     }
 }
+
+#[test]
+fn an_open_reader_sees_chunks_another_process_replaced() {
+    let _g = BUDGET.lock();
+    set_cache_budget(256 << 20);
+    let d = tempfile::tempdir().unwrap();
+    let store = open_store(d.path().to_str().unwrap(), StoreOptions::create()).unwrap();
+    for (name, val) in [("x", 1u32), ("y", 2u32)] {
+        let a = u32_array(&[64, 64], &[32, 32], None)
+            .create(&store, name)
+            .unwrap();
+        a.write_region(&Region::all(&[64, 64]), &to_bytes(&vec![val; 64 * 64]))
+            .unwrap();
+        a.close().unwrap();
+    }
+    let r = Array::open(&store, "x", Mode::Read).unwrap();
+    let one = |i: u64| {
+        from_bytes(
+            &r.read_region_vec(&Region::new(vec![i, 0], vec![1, 1]))
+                .unwrap(),
+        )[0]
+    };
+    assert_eq!(one(3), 1);
+    assert_eq!(one(4), 1, "cached");
+    // Another process replaces chunk (0, 0) of x the way zarrcore writes:
+    // a new file renamed over the old one.
+    std::fs::rename(d.path().join("y/c/0/0"), d.path().join("x/c/0/0")).unwrap();
+    assert_eq!(
+        one(5),
+        2,
+        "the open reader served a chunk that was replaced on disk"
+    );
+    assert_eq!(one(40), 1, "an untouched chunk");
+}

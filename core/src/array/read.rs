@@ -180,6 +180,10 @@ impl Reader<'_> {
                 Ok(())
             });
         }
+        let version = match src {
+            Source::Store { store, key, .. } => store.version(key)?,
+            Source::Bytes(_) => None,
+        };
         let entry = cache::cache().get_or_load(
             (
                 self.array.shared.id,
@@ -187,6 +191,7 @@ impl Reader<'_> {
                 inner_path.to_string(),
             ),
             spec.num_bytes(),
+            version,
             |buf| match src.get_all()? {
                 None => Ok(false),
                 Some(bytes) => {

@@ -144,6 +144,10 @@ impl Store for CountingStore {
         self.inner.is_writable()
     }
 
+    fn version(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        self.inner.version(key)
+    }
+
     fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
         self.bump(key, |c| c.get += 1);
         self.total_gets.fetch_add(1, Ordering::SeqCst);

@@ -237,7 +237,11 @@ fn single_flight_inner_chunks_of_shards() {
         "16 concurrent misses on one inner chunk fetched it {} times ({c:?})",
         c.range
     );
-    eprintln!("shard index fetches for 16 concurrent reads: {}", c.suffix);
+    assert_eq!(
+        c.suffix, 1,
+        "16 concurrent misses fetched the shard index {} times",
+        c.suffix
+    );
 }
 
 /// A cached chunk is fetched again (with its new content) after a write

@@ -29,10 +29,13 @@ done
 work="$(mktemp -d "${dir:-${TMPDIR:-/tmp}}/zarrcore-bench.XXXXXX")"
 mnt="$work/mnt"; mkdir -p "$mnt"
 cleanup() {
+  local rc=$?
+  set +e
   if grep -qF " $mnt " /proc/self/mountinfo; then
     timeout 60 "$Z" umount "$mnt" >/dev/null 2>&1 || fusermount3 -u -z "$mnt" 2>/dev/null || true
   fi
   rm -rf "$work"
+  exit "$rc"
 }
 trap cleanup EXIT
 bytes=$("$py" -c "import sys; u={'k':1<<10,'m':1<<20,'g':1<<30}; s=sys.argv[1].lower().rstrip('ib').rstrip('b'); print(int(float(s[:-1])*u[s[-1]]) if s[-1] in u else int(s))" "$size")

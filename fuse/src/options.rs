@@ -50,23 +50,26 @@ impl Default for MountOptions {
     }
 }
 
-/// A chunk shape of at most `target` bytes for `shape`: halves the largest
-/// dimension until the chunk is small enough.
+/// A chunk shape of at most `target` bytes for `shape`, shaped as C-order
+/// slabs: the leading dimension is halved first, the next one only once the
+/// leading one is down to 1, so a chunk keeps the trailing dimensions whole
+/// as far as the target allows. Files are read and written in C order, so
+/// a run of file bytes then maps to whole chunks.
 pub(crate) fn chunks_for(shape: &[u64], item_size: usize, target: u64) -> Vec<u64> {
     let mut c: Vec<u64> = shape.iter().map(|&s| s.max(1)).collect();
-    loop {
+    let mut d = 0;
+    while d < c.len() {
         let bytes = c.iter().product::<u64>().saturating_mul(item_size as u64);
         if bytes <= target.max(1) {
-            return c;
+            break;
         }
-        let Some((i, _)) = c.iter().enumerate().max_by_key(|&(_, v)| *v) else {
-            return c;
-        };
-        if c[i] <= 1 {
-            return c;
+        if c[d] <= 1 {
+            d += 1;
+            continue;
         }
-        c[i] = c[i].div_ceil(2);
+        c[d] = c[d].div_ceil(2);
     }
+    c
 }
 
 #[cfg(test)]
@@ -77,8 +80,10 @@ mod tests {
     fn chunk_choice() {
         assert_eq!(
             chunks_for(&[1024, 1024, 512], 2, 1 << 20),
-            zarrcore::array::default_chunks(&[1024, 1024, 512], 2)
+            vec![1, 1024, 512]
         );
+        assert_eq!(chunks_for(&[2048, 4096], 8, 1 << 20), vec![32, 4096]);
+        assert_eq!(chunks_for(&[3, 1 << 20], 8, 1 << 20), vec![1, 1 << 17]);
         assert_eq!(chunks_for(&[1000], 8, 800), vec![63]);
         assert_eq!(chunks_for(&[0, 5], 4, 1 << 20), vec![1, 5]);
         assert!(chunks_for(&[], 4, 1).is_empty());

@@ -21,11 +21,14 @@ fi
 
 work="$(mktemp -d)"
 cleanup() {
+  local rc=$?
+  set +e
   # Unmount anything still mounted under the work directory.
   grep -F " $work/" /proc/self/mountinfo | awk '{print $5}' | while read -r m; do
-    timeout 30 "$Z" umount "$m" --timeout 20 >/dev/null 2>&1 || fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+    timeout 30 "$Z" umount "$m" --timeout 20 >/dev/null 2>&1 || fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
   done
-  rm -rf "$work" 2>/dev/null || true
+  rm -rf "$work" 2>/dev/null
+  exit "$rc"
 }
 trap cleanup EXIT
 

@@ -3,6 +3,7 @@
 pub mod export;
 pub mod import;
 pub mod info;
+pub mod mount;
 pub mod tree;
 
 use anyhow::{Context, Result};

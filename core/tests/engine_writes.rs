@@ -365,3 +365,40 @@ fn unaligned_byte_writes_never_lose_bytes() {
     r.read_bytes(0, &mut again, Endian::Big).unwrap();
     assert_eq!(again, got);
 }
+
+/// A cell filled piece by piece by misaligned streaming writes is written out
+/// as soon as it is complete, before any flush.
+#[test]
+fn completed_cells_are_written_before_flush() {
+    let store: StoreRef = Arc::new(zarrcore::store::MemoryStore::new());
+    let a = u32_array(&[64, 64], &[16, 64], None)
+        .create(&store, "s")
+        .unwrap();
+    let total = 64 * 64 * 4;
+    let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+    // 100-byte pieces: never aligned to a chunk (4 KiB each).
+    let mut off = 0;
+    while off < total / 2 + 100 {
+        let n = 100.min(total - off);
+        a.write_bytes(off as u64, &data[off..off + n], zarrcore::Endian::native())
+            .unwrap();
+        off += n;
+    }
+    assert!(
+        store.get("s/c/0/0").unwrap().is_some(),
+        "first chunk not written when complete"
+    );
+    assert!(
+        store.get("s/c/1/0").unwrap().is_some(),
+        "second chunk not written when complete"
+    );
+    assert!(
+        store.get("s/c/3/0").unwrap().is_none(),
+        "an untouched chunk was written"
+    );
+    let mut back = vec![0u8; off];
+    a.read_bytes(0, &mut back, zarrcore::Endian::native())
+        .unwrap();
+    assert_eq!(back, data[..off]);
+    a.close().unwrap();
+}

@@ -77,6 +77,10 @@ impl Layout {
 #[derive(Debug)]
 pub struct Array {
     shared: Arc<ArrayShared>,
+    /// The store and path this handle was opened with (the shared state may
+    /// have been created through another root of the same storage).
+    store: StoreRef,
+    path: String,
     mode: Mode,
     released: bool,
 }
@@ -118,6 +122,8 @@ impl Array {
         let shared = ArrayShared::acquire(store, path, meta, mode)?;
         Ok(Array {
             shared,
+            store: Arc::clone(store),
+            path: path.to_string(),
             mode,
             released: false,
         })
@@ -182,12 +188,12 @@ impl Array {
 
     /// Node path ("" for the root).
     pub fn path(&self) -> &str {
-        &self.shared.path
+        &self.path
     }
 
     /// The store.
     pub fn store(&self) -> &StoreRef {
-        &self.shared.store
+        &self.store
     }
 
     /// Current metadata.

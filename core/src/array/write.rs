@@ -145,6 +145,52 @@ impl Array {
         Ok(())
     }
 
+    /// Sets bytes `first..first + bytes.len()` of element `elem` (C-order
+    /// index; the bytes as laid out in byte order `endian`) under the cell's
+    /// lock, so concurrent patches of one element never lose each other.
+    pub(crate) fn patch_element(
+        &self,
+        elem: u64,
+        first: usize,
+        bytes: &[u8],
+        endian: Endian,
+    ) -> Result<()> {
+        let meta = self.metadata();
+        let spec = meta.cell_spec();
+        let size = spec.dtype.size();
+        let nd = meta.ndim();
+        let (mut cell, mut in_cell, mut rest) = (vec![0u64; nd], vec![0usize; nd], elem);
+        for d in (0..nd).rev() {
+            let i = rest % meta.shape[d];
+            rest /= meta.shape[d];
+            cell[d] = i / meta.chunk_shape[d];
+            in_cell[d] = (i % meta.chunk_shape[d]) as usize;
+        }
+        let key = self.shared.chunk_key(&meta, &cell);
+        let off = Strides::c_order(&spec.shape, size).offset(&in_cell) as usize;
+        let _lock = self.shared.locks.lock(&key);
+        let dirty = match self.shared.dirty.get(&key) {
+            Some(c) => c,
+            None => {
+                let loaded = self.load_cell(&meta, &key, &spec)?;
+                self.shared.dirty.insert(key.clone(), loaded)
+            }
+        };
+        let mut buf = dirty.data.lock();
+        let swap = endian != Endian::native() && meta.data_type.has_byte_order();
+        let unit = meta.data_type.swap_unit();
+        for (k, &b) in bytes.iter().enumerate() {
+            let pos = first + k;
+            let native = if swap {
+                pos / unit * unit + (unit - 1 - pos % unit)
+            } else {
+                pos
+            };
+            buf[off + native] = b;
+        }
+        Ok(())
+    }
+
     /// The decoded content of a cell as stored (fill value if absent).
     fn load_cell(&self, meta: &ArrayMetadata, key: &str, spec: &ChunkSpec) -> Result<Vec<u8>> {
         let mut v = vec![0u8; spec.num_bytes()];

@@ -138,6 +138,16 @@ pub trait Store: Send + Sync + fmt::Debug {
         self.describe()
     }
 
+    /// A cheap version tag of the value at `key` that changes whenever the
+    /// value is replaced (by this process or another); `None` when the key
+    /// is missing or the store cannot tell cheaply. The decoded-chunk cache
+    /// checks it on every hit, so a long-lived reader never serves a chunk
+    /// that another process has since rewritten.
+    fn version(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        let _ = key;
+        Ok(None)
+    }
+
     /// Whether reads are cheap enough that fetching inside a decode task is
     /// better than batching (local stores: true; remote stores: false).
     fn is_local(&self) -> bool {

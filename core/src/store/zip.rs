@@ -40,7 +40,7 @@ struct Archive {
 enum Staged {
     Value(Bytes),
     Deleted,
-    NotStaged,
+    Absent,
 }
 
 #[derive(Debug)]
@@ -188,7 +188,7 @@ impl ZipStore {
                 return Ok(Staged::Deleted);
             }
         }
-        Ok(Staged::NotStaged)
+        Ok(Staged::Absent)
     }
 
     fn archive_get(
@@ -365,7 +365,7 @@ impl Store for ZipStore {
         match self.staged(key)? {
             Staged::Value(v) => Ok(Some(v)),
             Staged::Deleted => Ok(None),
-            Staged::NotStaged => self.archive_get(key, None),
+            Staged::Absent => self.archive_get(key, None),
         }
     }
 
@@ -384,7 +384,7 @@ impl Store for ZipStore {
                 Ok(Some(v.slice(s as usize..e as usize)))
             }
             Staged::Deleted => Ok(None),
-            Staged::NotStaged => self.archive_get(key, Some(range)),
+            Staged::Absent => self.archive_get(key, Some(range)),
         }
     }
 
@@ -393,7 +393,7 @@ impl Store for ZipStore {
         match self.staged(key)? {
             Staged::Value(v) => return Ok(Some(v.len() as u64)),
             Staged::Deleted => return Ok(None),
-            Staged::NotStaged => {}
+            Staged::Absent => {}
         }
         Ok(self
             .archive

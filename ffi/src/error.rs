@@ -104,10 +104,8 @@ mod tests {
         set_message("zarrcore_x: größe".into());
         let mut len = 0usize;
         // SAFETY: NULL buffer with length 0 is allowed; `len` is writable.
-        assert_eq!(
-            unsafe { zarrcore_error_message(std::ptr::null_mut(), 0, &mut len) },
-            ZARRCORE_OK
-        );
+        let st = unsafe { zarrcore_error_message(std::ptr::null_mut(), 0, &mut len) };
+        assert_eq!(st, ZARRCORE_OK);
         assert_eq!(len, "zarrcore_x: größe".len());
         let mut buf = [0x55u8 as c_char; 8];
         // SAFETY: `buf` has 8 writable bytes.

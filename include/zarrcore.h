@@ -713,8 +713,7 @@ zarrcore_status zarrcore_array_close(zarrcore_array *array);
  *
  * Returns `ZARRCORE_OK` or `ZARRCORE_E_NULL_ARGUMENT`.
  *
- * Threads: any thread, concurrently. (The same holds for every getter
- * below.)
+ * Threads: any thread, concurrently with other calls on the handle.
  *
  * # Safety
  *
@@ -729,6 +728,8 @@ zarrcore_status zarrcore_array_ndim(const zarrcore_array *array,
  *
  * Returns `ZARRCORE_OK`; `ZARRCORE_E_BUFFER_LENGTH` if `len` is not the
  * number of dimensions; `ZARRCORE_E_NULL_ARGUMENT`.
+ *
+ * Threads: any thread, concurrently with other calls on the handle.
  *
  * # Safety
  *
@@ -745,6 +746,8 @@ zarrcore_status zarrcore_array_shape(const zarrcore_array *array,
  *
  * Returns as `zarrcore_array_shape`.
  *
+ * Threads: any thread, concurrently with other calls on the handle.
+ *
  * # Safety
  *
  * As for `zarrcore_array_shape`.
@@ -760,6 +763,8 @@ zarrcore_status zarrcore_array_chunk_shape(const zarrcore_array *array,
  *
  * Returns as `zarrcore_array_shape`.
  *
+ * Threads: any thread, concurrently with other calls on the handle.
+ *
  * # Safety
  *
  * As for `zarrcore_array_shape`; `out_sharded` is NULL or writable.
@@ -773,6 +778,8 @@ zarrcore_status zarrcore_array_shard_shape(const zarrcore_array *array,
  * The data type as a `ZARRCORE_DTYPE_*` value into `*out_dtype`.
  *
  * Returns `ZARRCORE_OK` or `ZARRCORE_E_NULL_ARGUMENT`.
+ *
+ * Threads: any thread, concurrently with other calls on the handle.
  *
  * # Safety
  *
@@ -791,6 +798,8 @@ zarrcore_status zarrcore_array_dtype(const zarrcore_array *array,
  * is 0); `out_len` receives the length without the NUL, also when `buf`
  * is too small (`ZARRCORE_E_BUFFER_LENGTH`, `buf` untouched).
  *
+ * Threads: any thread, concurrently with other calls on the handle.
+ *
  * # Safety
  *
  * `array` is NULL or a live array handle; `buf` is NULL or has `buf_len`
@@ -806,6 +815,8 @@ zarrcore_status zarrcore_array_dtype_str(const zarrcore_array *array,
  *
  * Returns `ZARRCORE_OK` or `ZARRCORE_E_NULL_ARGUMENT`.
  *
+ * Threads: any thread, concurrently with other calls on the handle.
+ *
  * # Safety
  *
  * `array` is NULL or a live array handle; `out_size` is NULL or writable.
@@ -818,6 +829,8 @@ zarrcore_status zarrcore_array_item_size(const zarrcore_array *array,
  * length of the C-order byte view used by `zarrcore_array_read_bytes`.
  *
  * Returns `ZARRCORE_OK` or `ZARRCORE_E_NULL_ARGUMENT`.
+ *
+ * Threads: any thread, concurrently with other calls on the handle.
  *
  * # Safety
  *
@@ -834,6 +847,8 @@ zarrcore_status zarrcore_array_num_bytes(const zarrcore_array *array,
  * Returns `ZARRCORE_OK`; `ZARRCORE_E_BUFFER_LENGTH`;
  * `ZARRCORE_E_NULL_ARGUMENT`.
  *
+ * Threads: any thread, concurrently with other calls on the handle.
+ *
  * # Safety
  *
  * `array` is NULL or a live array handle; `buf` is NULL or has `buf_len`
@@ -848,6 +863,8 @@ zarrcore_status zarrcore_array_fill_value(const zarrcore_array *array,
  * v2 `.zarray` (v2 attributes are separate: `zarrcore_array_attributes_get`).
  * Buffer rules as for `zarrcore_array_dtype_str`.
  *
+ * Threads: any thread, concurrently with other calls on the handle.
+ *
  * # Safety
  *
  * As for `zarrcore_array_dtype_str`.
@@ -860,6 +877,8 @@ zarrcore_status zarrcore_array_metadata_json(const zarrcore_array *array,
 /**
  * The Zarr format (`ZARRCORE_FORMAT_V2` or `_V3`) into `*out_format`.
  *
+ * Threads: any thread, concurrently with other calls on the handle.
+ *
  * # Safety
  *
  * `array` is NULL or a live array handle; `out_format` is NULL or writable.
@@ -871,6 +890,8 @@ zarrcore_status zarrcore_array_zarr_format(const zarrcore_array *array,
  * The handle's mode (`ZARRCORE_MODE_READ` or `ZARRCORE_MODE_WRITE`) into
  * `*out_mode`.
  *
+ * Threads: any thread, concurrently with other calls on the handle.
+ *
  * # Safety
  *
  * `array` is NULL or a live array handle; `out_mode` is NULL or writable.
@@ -881,6 +902,8 @@ zarrcore_status zarrcore_array_mode(const zarrcore_array *array,
 /**
  * The array's attributes as a JSON object text (`{}` if none). Buffer
  * rules as for `zarrcore_array_dtype_str`.
+ *
+ * Threads: any thread, concurrently with other calls on the handle.
  *
  * # Safety
  *

@@ -276,7 +276,7 @@ pub unsafe extern "C" fn zarrcore_array_flush(array: *const ArrayHandle) -> Stat
 pub unsafe extern "C" fn zarrcore_array_close(array: *mut ArrayHandle) -> Status {
     guard("zarrcore_array_close", || {
         // SAFETY: caller's contract.
-        let Some(inner) = (unsafe { take_handle::<ArrayInner>(array) })? else {
+        let Some(inner) = (unsafe { take_handle::<ArrayInner>(array, "array") })? else {
             return Ok(());
         };
         inner.array.close()?;

@@ -12,17 +12,19 @@ use crate::json;
 use crate::panic::guard;
 use crate::status::{FfiError, Status, ZARRCORE_E_BUFFER_LENGTH};
 
-fn copy_shape(src: &[u64], out: &mut [u64], arg: &str) -> Result<(), FfiError> {
-    if out.len() != src.len() {
+/// A shape buffer must hold exactly one value per dimension.
+fn check_rank(len: usize, ndim: usize, arg: &str) -> Result<(), FfiError> {
+    if len != ndim {
         return Err(FfiError::new(
             ZARRCORE_E_BUFFER_LENGTH,
-            format!(
-                "argument `{arg}` has room for {} values, the array has {} dimensions",
-                out.len(),
-                src.len()
-            ),
+            format!("argument `{arg}` has room for {len} values, the array has {ndim} dimensions"),
         ));
     }
+    Ok(())
+}
+
+fn copy_shape(src: &[u64], out: &mut [u64], arg: &str) -> Result<(), FfiError> {
+    check_rank(out.len(), src.len(), arg)?;
     out.copy_from_slice(src);
     Ok(())
 }
@@ -31,8 +33,7 @@ fn copy_shape(src: &[u64], out: &mut [u64], arg: &str) -> Result<(), FfiError> {
 ///
 /// Returns `ZARRCORE_OK` or `ZARRCORE_E_NULL_ARGUMENT`.
 ///
-/// Threads: any thread, concurrently. (The same holds for every getter
-/// below.)
+/// Threads: any thread, concurrently with other calls on the handle.
 ///
 /// # Safety
 ///
@@ -56,6 +57,8 @@ pub unsafe extern "C" fn zarrcore_array_ndim(
 /// Returns `ZARRCORE_OK`; `ZARRCORE_E_BUFFER_LENGTH` if `len` is not the
 /// number of dimensions; `ZARRCORE_E_NULL_ARGUMENT`.
 ///
+/// Threads: any thread, concurrently with other calls on the handle.
+///
 /// # Safety
 ///
 /// `array` is NULL or a live array handle; `out_shape` is NULL or has
@@ -77,6 +80,8 @@ pub unsafe extern "C" fn zarrcore_array_shape(
 /// the array is sharded) into `out_chunks` of exactly ndim values.
 ///
 /// Returns as `zarrcore_array_shape`.
+///
+/// Threads: any thread, concurrently with other calls on the handle.
 ///
 /// # Safety
 ///
@@ -100,6 +105,8 @@ pub unsafe extern "C" fn zarrcore_array_chunk_shape(
 ///
 /// Returns as `zarrcore_array_shape`.
 ///
+/// Threads: any thread, concurrently with other calls on the handle.
+///
 /// # Safety
 ///
 /// As for `zarrcore_array_shape`; `out_sharded` is NULL or writable.
@@ -120,9 +127,8 @@ pub unsafe extern "C" fn zarrcore_array_shard_shape(
             )
         };
         let meta = a.metadata();
-        if out.len() != meta.ndim() {
-            return copy_shape(&meta.shape, out, "out_shards");
-        }
+        // The length must be the rank whether or not the array is sharded.
+        check_rank(out.len(), meta.ndim(), "out_shards")?;
         match meta.shard_shape() {
             Some(s) => {
                 copy_shape(&s, out, "out_shards")?;
@@ -137,6 +143,8 @@ pub unsafe extern "C" fn zarrcore_array_shard_shape(
 /// The data type as a `ZARRCORE_DTYPE_*` value into `*out_dtype`.
 ///
 /// Returns `ZARRCORE_OK` or `ZARRCORE_E_NULL_ARGUMENT`.
+///
+/// Threads: any thread, concurrently with other calls on the handle.
 ///
 /// # Safety
 ///
@@ -163,6 +171,8 @@ pub unsafe extern "C" fn zarrcore_array_dtype(
 /// is 0); `out_len` receives the length without the NUL, also when `buf`
 /// is too small (`ZARRCORE_E_BUFFER_LENGTH`, `buf` untouched).
 ///
+/// Threads: any thread, concurrently with other calls on the handle.
+///
 /// # Safety
 ///
 /// `array` is NULL or a live array handle; `buf` is NULL or has `buf_len`
@@ -187,6 +197,8 @@ pub unsafe extern "C" fn zarrcore_array_dtype_str(
 ///
 /// Returns `ZARRCORE_OK` or `ZARRCORE_E_NULL_ARGUMENT`.
 ///
+/// Threads: any thread, concurrently with other calls on the handle.
+///
 /// # Safety
 ///
 /// `array` is NULL or a live array handle; `out_size` is NULL or writable.
@@ -207,6 +219,8 @@ pub unsafe extern "C" fn zarrcore_array_item_size(
 /// length of the C-order byte view used by `zarrcore_array_read_bytes`.
 ///
 /// Returns `ZARRCORE_OK` or `ZARRCORE_E_NULL_ARGUMENT`.
+///
+/// Threads: any thread, concurrently with other calls on the handle.
 ///
 /// # Safety
 ///
@@ -230,6 +244,8 @@ pub unsafe extern "C" fn zarrcore_array_num_bytes(
 ///
 /// Returns `ZARRCORE_OK`; `ZARRCORE_E_BUFFER_LENGTH`;
 /// `ZARRCORE_E_NULL_ARGUMENT`.
+///
+/// Threads: any thread, concurrently with other calls on the handle.
 ///
 /// # Safety
 ///
@@ -270,6 +286,8 @@ pub unsafe extern "C" fn zarrcore_array_fill_value(
 /// v2 `.zarray` (v2 attributes are separate: `zarrcore_array_attributes_get`).
 /// Buffer rules as for `zarrcore_array_dtype_str`.
 ///
+/// Threads: any thread, concurrently with other calls on the handle.
+///
 /// # Safety
 ///
 /// As for `zarrcore_array_dtype_str`.
@@ -291,6 +309,8 @@ pub unsafe extern "C" fn zarrcore_array_metadata_json(
 
 /// The Zarr format (`ZARRCORE_FORMAT_V2` or `_V3`) into `*out_format`.
 ///
+/// Threads: any thread, concurrently with other calls on the handle.
+///
 /// # Safety
 ///
 /// `array` is NULL or a live array handle; `out_format` is NULL or writable.
@@ -310,6 +330,8 @@ pub unsafe extern "C" fn zarrcore_array_zarr_format(
 /// The handle's mode (`ZARRCORE_MODE_READ` or `ZARRCORE_MODE_WRITE`) into
 /// `*out_mode`.
 ///
+/// Threads: any thread, concurrently with other calls on the handle.
+///
 /// # Safety
 ///
 /// `array` is NULL or a live array handle; `out_mode` is NULL or writable.
@@ -328,6 +350,8 @@ pub unsafe extern "C" fn zarrcore_array_mode(
 
 /// The array's attributes as a JSON object text (`{}` if none). Buffer
 /// rules as for `zarrcore_array_dtype_str`.
+///
+/// Threads: any thread, concurrently with other calls on the handle.
 ///
 /// # Safety
 ///

@@ -81,12 +81,15 @@ pub(crate) unsafe fn borrow_handle<'a, T: HandleType>(
 ///
 /// `p` is NULL or a live handle returned by this library, used by no other
 /// thread during or after this call.
-pub(crate) unsafe fn take_handle<T: HandleType>(p: *mut T::Opaque) -> Result<Option<T>, FfiError> {
+pub(crate) unsafe fn take_handle<T: HandleType>(
+    p: *mut T::Opaque,
+    arg: &str,
+) -> Result<Option<T>, FfiError> {
     if p.is_null() {
         return Ok(None);
     }
     let b = p.cast::<Boxed<T>>();
-    check_tag(b, "handle")?;
+    check_tag(b, arg)?;
     // SAFETY: a live handle made by `into_handle` (tag checked), owned by
     // the caller, who gives it up now. Clearing the tag first makes a
     // second close of the same pointer more likely to be refused (best

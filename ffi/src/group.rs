@@ -140,7 +140,7 @@ pub unsafe extern "C" fn zarrcore_group_open(
 pub unsafe extern "C" fn zarrcore_group_close(group: *mut GroupHandle) -> Status {
     guard("zarrcore_group_close", || {
         // SAFETY: caller's contract.
-        drop(unsafe { take_handle::<GroupInner>(group) }?);
+        drop(unsafe { take_handle::<GroupInner>(group, "group") }?);
         Ok(())
     })
 }

@@ -115,7 +115,7 @@ pub unsafe extern "C" fn zarrcore_store_flush(store: *const StoreHandle) -> Stat
 pub unsafe extern "C" fn zarrcore_store_close(store: *mut StoreHandle) -> Status {
     guard("zarrcore_store_close", || {
         // SAFETY: caller's contract.
-        let Some(inner) = (unsafe { take_handle::<StoreInner>(store) })? else {
+        let Some(inner) = (unsafe { take_handle::<StoreInner>(store, "store") })? else {
             return Ok(());
         };
         inner.store.flush()?;

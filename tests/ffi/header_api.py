@@ -3,7 +3,9 @@
 writes them) into (return type, name, [(arg type, arg name)]). Used by the
 export check, the Julia ccall check and the ctypes suite.
 
-Usage: header_api.py HEADER   prints one function name per line.
+Usage: header_api.py HEADER              prints one function name per line
+       header_api.py --check-docs HEADER  checks every function has a doc
+                                          comment saying which threads may call it
 """
 import re
 import sys
@@ -41,6 +43,21 @@ def parse(path):
     return out
 
 
+def docs(path):
+    """{function name: its doc comment text}."""
+    text = open(path, encoding="utf-8").read()
+    pat = re.compile(r"/\*\*(.*?)\*/\s*\n[^\n;{}]*?\b(zarrcore_\w+)\s*\(", re.S)
+    return {m.group(2): m.group(1) for m in pat.finditer(text)}
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--check-docs":
+        funcs = [name for _, name, _ in parse(sys.argv[2])]
+        d = docs(sys.argv[2])
+        bad = [f for f in funcs if "Threads:" not in d.get(f, "")]
+        for f in bad:
+            print(f"{f}: no doc comment naming the threads that may call it")
+        print(f"header docs: {len(funcs) - len(bad)} passed, {len(bad)} failed")
+        sys.exit(1 if bad or not funcs else 0)
     for ret, name, args in parse(sys.argv[1]):
         print(name)

@@ -178,7 +178,8 @@ def test_signatures_match_the_header():
         res, argtypes = SIGNATURES[name]
         assert len(args) == len(argtypes), name
         for (ctype, argname), t in zip(args, argtypes):
-            if "zarrcore_" in ctype:
+            if ctype.replace("const ", "").rstrip("*") in ("zarrcore_store", "zarrcore_group",
+                                                            "zarrcore_array"):
                 expected = PP if ctype.endswith("**") else C.c_void_p
             else:
                 expected = want[ctype]
@@ -283,6 +284,7 @@ def test_write_read_roundtrip(lib, tmp_path):
     expect[5:12] = patch
     assert bytes(raw)[:16] == bytes(expect)
     lib.ok(lib.zarrcore_array_close(a))
+    want = np.frombuffer(bytes(expect) + want.tobytes()[16:], np.float32).reshape(want.shape)
     doc = {"zarr_format": 2, "shape": [7], "chunks": [3], "dtype": ">i8", "compressor": None,
            "fill_value": -5, "order": "C", "filters": None, "attributes": {"x": 1}}
     lib.ok(lib.zarrcore_array_create_json(s, b"v2", json.dumps(doc).encode(), 0, C.byref(a)))

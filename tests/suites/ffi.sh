@@ -51,6 +51,8 @@ step "the committed header is what cbindgen generates"
 cargo test -q -p zarrcore-ffi --test header 2>&1 | tail -n 3
 cmp -s include/zarrcore.h "$hdr" || fail "installed header differs from include/zarrcore.h"
 
+"$py" tests/ffi/header_api.py --check-docs include/zarrcore.h
+
 step "the header compiles alone (C99, C++17) and defines only ZARRCORE_* macros"
 printf '#include <zarrcore.h>\nint main(void) { return zarrcore_version() == ZARRCORE_VERSION_NUMBER ? 0 : 1; }\n' \
   > "$work/alone.c"

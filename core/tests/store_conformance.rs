@@ -995,6 +995,27 @@ fn zip_dropping_a_writer_builds_the_archive() {
 }
 
 #[test]
+fn zip_two_writable_handles_keep_each_others_writes() {
+    // Regression: handles shared one staging directory per process, so one
+    // handle's flush wiped the other's staged values and the other's flush
+    // then wrote an archive without either.
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("two.zip");
+    let a: StoreRef = Arc::new(ZipStore::open(&p, StoreOptions::create()).unwrap());
+    let b: StoreRef = Arc::new(ZipStore::open(&p, StoreOptions::create()).unwrap());
+    a.set("x", b"from a").unwrap();
+    b.set("y", b"from b").unwrap();
+    b.flush().unwrap();
+    assert_eq!(get(&a, "x").as_deref(), Some(&b"from a"[..]));
+    a.delete("gone").unwrap();
+    a.flush().unwrap();
+    drop((a, b));
+    let r: StoreRef = Arc::new(ZipStore::open(&p, StoreOptions::read_only()).unwrap());
+    assert_eq!(r.list_prefix("").unwrap(), sorted(&["x", "y"]));
+    assert_eq!(get(&r, "y").as_deref(), Some(&b"from b"[..]));
+}
+
+#[test]
 fn zip_open_errors_name_the_path() {
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path().join("not-a.zip");

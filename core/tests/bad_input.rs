@@ -1891,5 +1891,7 @@ fn fuzz_config(cases: u32) -> Config {
     if std::env::var("PROPTEST_CASES").is_err() {
         c.cases = cases;
     }
+    // Failures print the whole failing case; nothing is written to the tree.
+    c.failure_persistence = None;
     c
 }

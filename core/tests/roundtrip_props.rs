@@ -1187,6 +1187,8 @@ fn config(default_cases: u32) -> Config {
         c.cases = default_cases;
     }
     c.max_shrink_iters = 300;
+    // Failures print the whole failing case; nothing is written to the tree.
+    c.failure_persistence = None;
     c
 }
 

@@ -261,7 +261,15 @@ impl Array {
     pub fn read_region_vec(&self, region: &Region) -> Result<Vec<u8>> {
         let m = self.metadata();
         let n = region.check(&m.shape, m.data_type.size(), &self.shared.path)?;
-        let mut v = vec![0u8; n];
+        // A region larger than memory is an error, not an allocation abort.
+        let mut v = Vec::new();
+        v.try_reserve_exact(n).map_err(|_| {
+            Error::invalid(format!(
+                "array {:?}: cannot allocate {n} bytes for region {region}",
+                self.shared.path
+            ))
+        })?;
+        v.resize(n, 0);
         self.read_region(region, &mut v)?;
         Ok(v)
     }

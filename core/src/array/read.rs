@@ -357,6 +357,18 @@ impl Reader<'_> {
                                 format!("inner chunk {path}: {}", source.reason),
                             ),
                         },
+                        // The index points past the end of the stored shard.
+                        Error::Store(crate::error::StoreError::RangeOutOfBounds {
+                            size, ..
+                        }) => Error::chunk(
+                            key,
+                            crate::error::CodecError::new(
+                                "sharding_indexed",
+                                format!(
+                                    "inner chunk {path} (offset {o}, {n} bytes) lies outside the shard of {size} bytes"
+                                ),
+                            ),
+                        ),
                         other => other,
                     })
                 }

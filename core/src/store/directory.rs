@@ -204,6 +204,8 @@ impl DirectoryStore {
             Ok(fd) => return Ok(Some(fd)),
             Err(e) if e.kind() == io::ErrorKind::NotFound && create => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            // A component is a file: there is no such directory.
+            Err(e) if !create && e.raw_os_error() == Some(libc::ENOTDIR) => return Ok(None),
             Err(e) => return Err(StoreError::io(dir, "open directory", e)),
         }
         // Create component by component, each relative to its parent.

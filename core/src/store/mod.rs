@@ -43,7 +43,7 @@ impl ByteRange {
                 let end = offset.checked_add(len)?;
                 (end <= size).then_some((offset, end))
             }
-            ByteRange::Suffix(n) => (n <= size).then_some((size - n, size)),
+            ByteRange::Suffix(n) => size.checked_sub(n).map(|start| (start, size)),
         }
     }
 }
@@ -51,7 +51,9 @@ impl ByteRange {
 impl fmt::Display for ByteRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            ByteRange::Range { offset, len } => write!(f, "{offset}..{}", offset + len),
+            ByteRange::Range { offset, len } => {
+                write!(f, "{offset}..{}", offset.saturating_add(len))
+            }
             ByteRange::Suffix(n) => write!(f, "last {n} bytes"),
         }
     }

@@ -17,6 +17,7 @@
 mod builder;
 mod info;
 mod linear;
+mod prefetch;
 mod read;
 pub mod region;
 mod source;

@@ -25,7 +25,7 @@ use crate::engine::{cache, pool, Mode};
 use crate::error::{Error, Result};
 use crate::metadata::Order;
 use crate::nd::{self, DisjointOut, Strides};
-use crate::store::ByteRange;
+use crate::store::{ByteRange, Store};
 
 thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -65,7 +65,7 @@ fn is_contiguous(strides: &Strides, count: &[usize], elem: usize) -> bool {
 }
 
 /// The sharding codec if the chain is exactly one (no other codecs).
-fn pure_sharding(chain: &CodecChain) -> Option<&ShardingCodec> {
+pub(super) fn pure_sharding(chain: &CodecChain) -> Option<&ShardingCodec> {
     match &chain.array_to_bytes {
         ArrayToBytes::Sharding(s)
             if chain.array_to_array.is_empty() && chain.bytes_to_bytes.is_empty() =>
@@ -413,7 +413,7 @@ impl Array {
                 out: &dst,
                 strides: &strides,
             };
-            let one = |p: &super::region::CellPart| -> Result<()> {
+            let one = |store: &dyn Store, p: &super::region::CellPart| -> Result<()> {
                 let key = self.shared.chunk_key(&meta, &p.cell);
                 let off = strides.offset(&p.in_region) as usize;
                 if self.mode == Mode::Write {
@@ -425,7 +425,7 @@ impl Array {
                         return Ok(());
                     }
                 }
-                let src = Source::key(self.store_dyn(), &key);
+                let src = Source::key(store, &key);
                 reader.read_chunk(
                     &meta.codecs,
                     &spec,
@@ -439,10 +439,16 @@ impl Array {
                 )
             };
             let sharded = meta.codecs.sharding().is_some();
-            if parts.len() == 1 && !sharded {
-                one(&parts[0])?;
+            let store = self.store_dyn();
+            if !store.is_local() && self.mode == Mode::Read {
+                // Remote: fetch batches concurrently off the pool, decode in it.
+                super::prefetch::read_batches(self, &meta, &parts, |s, batch| {
+                    pool::install(|| batch.par_iter().try_for_each(|p| one(s, p)))
+                })?;
+            } else if parts.len() == 1 && !sharded {
+                one(store, &parts[0])?;
             } else {
-                pool::install(|| parts.par_iter().try_for_each(one))?;
+                pool::install(|| parts.par_iter().try_for_each(|p| one(store, p)))?;
             }
         }
         if layout.endian != Endian::native() && meta.data_type.has_byte_order() {

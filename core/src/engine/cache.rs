@@ -386,6 +386,12 @@ impl ChunkCache {
         )
     }
 
+    /// Whether `key` is cached and ready (does not count as a use).
+    pub fn contains(&self, key: &CacheKey) -> bool {
+        let s = self.shard_of(key.0, &key.1).lock();
+        matches!(s.map.get(key), Some(Slot::Ready { .. }))
+    }
+
     /// Bytes currently held.
     pub fn used(&self) -> usize {
         self.shards.iter().map(|s| s.lock().used()).sum()

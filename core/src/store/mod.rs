@@ -1,13 +1,17 @@
 //! Key/value stores that hold Zarr hierarchies.
 //!
 //! Implementations: [`DirectoryStore`] (a directory tree), [`ZipStore`] (a zip
-//! file, read directly; written by building a new zip) and [`MemoryStore`].
+//! file, read directly; written by building a new zip), [`MemoryStore`] and,
+//! with the `object-store` feature, [`RemoteStore`] (`s3://`, `gs://`,
+//! `az://`, `http(s)://`).
 //! Every implementation passes the same conformance suite
 //! (`core/tests/store_conformance.rs`).
 
 mod directory;
 mod key;
 mod memory;
+#[cfg(feature = "object-store")]
+mod object;
 mod zip;
 
 use std::fmt;
@@ -18,6 +22,8 @@ pub use bytes::Bytes;
 pub use self::directory::DirectoryStore;
 pub use self::key::{is_temp_name, join as join_key, normalize_path, validate_key, TEMP_MARKER};
 pub use self::memory::MemoryStore;
+#[cfg(feature = "object-store")]
+pub use self::object::{is_remote_url, RemoteConfig, RemoteStats, RemoteStore};
 pub use self::zip::ZipStore;
 use crate::error::StoreError;
 
@@ -57,6 +63,15 @@ impl fmt::Display for ByteRange {
             ByteRange::Suffix(n) => write!(f, "last {n} bytes"),
         }
     }
+}
+
+/// One request of [`Store::get_many`]: a whole value or a byte range of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GetRequest<'a> {
+    /// The key.
+    pub key: &'a str,
+    /// `None` for the whole value.
+    pub range: Option<ByteRange>,
 }
 
 /// Immediate children of a key prefix.
@@ -155,6 +170,21 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn is_local(&self) -> bool {
         true
     }
+
+    /// Fetches several values or byte ranges, returning one result per
+    /// request in request order, each as [`get`](Store::get) or
+    /// [`get_range`](Store::get_range) would. Remote stores issue the
+    /// requests concurrently (bounded) off the engine's thread pool; the
+    /// default runs them one after the other.
+    fn get_many(&self, requests: &[GetRequest<'_>]) -> Vec<Result<Option<Bytes>, StoreError>> {
+        requests
+            .iter()
+            .map(|r| match r.range {
+                None => self.get(r.key),
+                Some(range) => self.get_range(r.key, range),
+            })
+            .collect()
+    }
 }
 
 /// A shared store handle.
@@ -187,18 +217,29 @@ impl StoreOptions {
     }
 }
 
-/// Opens a store by path or URL: `memory://NAME`, a path ending in `.zip`
-/// (zip store) or any other path (directory store).
+/// Opens a store by path or URL: `memory://NAME`, a remote URL (`s3://`,
+/// `gs://`, `az://`, `http(s)://`: [`RemoteStore`], configured from the
+/// environment and URL query options, see `docs/object_store.md`), a path
+/// ending in `.zip` (zip store) or any other path (directory store).
 pub fn open_store(location: &str, opts: StoreOptions) -> Result<StoreRef, StoreError> {
     if let Some(name) = location.strip_prefix("memory://") {
         return Ok(MemoryStore::named(name));
+    }
+    #[cfg(feature = "object-store")]
+    if is_remote_url(location) {
+        return Ok(Arc::new(RemoteStore::open(location, opts)?));
     }
     if let Some((scheme, _)) = location.split_once("://") {
         if scheme != "file" {
             return Err(StoreError::Open {
                 location: location.to_string(),
                 reason: format!(
-                    "unsupported URL scheme {scheme:?} (supported: file://, memory://)"
+                    "unsupported URL scheme {scheme:?} (supported: file://, memory://{})",
+                    if cfg!(feature = "object-store") {
+                        ", s3://, gs://, az://, http(s)://"
+                    } else {
+                        "; remote URLs need the object-store feature"
+                    }
                 ),
             });
         }

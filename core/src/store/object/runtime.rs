@@ -1,0 +1,77 @@
+//! The I/O runtime of remote stores: one multi-threaded tokio runtime per
+//! process, on its own threads (`zarrcore-io-N`; `ZARRCORE_IO_THREADS`,
+//! default 2). Network waits happen there, never on the engine's rayon pool:
+//! a synchronous [`Store`](crate::store::Store) method spawns its request on
+//! this runtime and waits for the answer on a channel, and batch methods
+//! (`get_many`, write-behind `set`) keep many requests in flight from one
+//! waiting thread.
+
+use std::future::Future;
+use std::sync::OnceLock;
+
+use tokio::runtime::Runtime;
+
+use crate::error::StoreError;
+
+static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+
+fn io_threads() -> usize {
+    std::env::var("ZARRCORE_IO_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(2)
+}
+
+/// The process's I/O runtime (started on first use).
+pub(super) fn runtime() -> Result<&'static Runtime, StoreError> {
+    RUNTIME
+        .get_or_init(|| {
+            // TLS for https endpoints: rustls with the ring provider. An
+            // embedding application may have installed a provider already,
+            // which is fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(io_threads())
+                .thread_name_fn(|| {
+                    use std::sync::atomic::{AtomicUsize, Ordering};
+                    static N: AtomicUsize = AtomicUsize::new(0);
+                    format!("zarrcore-io-{}", N.fetch_add(1, Ordering::Relaxed))
+                })
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| StoreError::Open {
+            location: "remote store".into(),
+            reason: format!("cannot start the I/O runtime: {e}"),
+        })
+}
+
+/// Runs `fut` on the I/O runtime and blocks the calling thread until it
+/// completes. Must not be called from a task of the I/O runtime itself.
+pub(super) fn block_on<F>(fut: F) -> Result<F::Output, StoreError>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let rt = runtime()?;
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    rt.spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    rx.recv().map_err(|_| StoreError::Backend {
+        key: String::new(),
+        message: "a remote-store I/O task ended without an answer (it panicked)".into(),
+    })
+}
+
+/// Starts `fut` on the I/O runtime without waiting for it.
+pub(super) fn spawn<F>(fut: F) -> Result<(), StoreError>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    runtime()?.spawn(fut);
+    Ok(())
+}

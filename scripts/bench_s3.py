@@ -38,7 +38,8 @@ import s3_server  # noqa: E402
 
 BUCKET = s3_server.BUCKET
 STATS = re.compile(r"stats: (\{.*\})")
-REQ = re.compile(r'"(GET|PUT|HEAD|POST|DELETE) ')
+# werkzeug's access log; statuses other than 200 are wrapped in ANSI colours.
+REQ = re.compile(r'"(?:\x1b\[[0-9;]*m)*(GET|PUT|HEAD|POST|DELETE) ')
 
 
 def zarrcore_bin() -> str:

@@ -13,6 +13,7 @@
 //!
 //! `tests/suites/s3.sh` starts the server and sets both; without them these
 //! tests print why they are skipped and pass.
+#![cfg(feature = "object-store")]
 
 mod common;
 
@@ -336,12 +337,29 @@ fn s3_http_read_only_and_errors() {
     );
 }
 
+/// Native byte order, as `read_region`/`write_region` use.
+fn ne32(v: i32) -> [u8; 4] {
+    if cfg!(target_endian = "little") {
+        v.to_le_bytes()
+    } else {
+        v.to_be_bytes()
+    }
+}
+
+fn ne64(v: i64) -> [u8; 8] {
+    if cfg!(target_endian = "little") {
+        v.to_le_bytes()
+    } else {
+        v.to_be_bytes()
+    }
+}
+
 fn pattern(n: usize, seed: i64) -> Vec<i64> {
     (0..n as i64).map(|i| i * 3 + seed).collect()
 }
 
 fn to_bytes(v: &[i64]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_ne_bytes()).collect()
+    v.iter().flat_map(|&x| ne64(x)).collect()
 }
 
 #[test]
@@ -485,7 +503,7 @@ fn worker_entry() {
         let mut data = Vec::new();
         for r in i * BAND..(i + 1) * BAND {
             for c in 0..cols {
-                data.extend_from_slice(&worker_value(r, c).to_ne_bytes());
+                data.extend_from_slice(&ne32(worker_value(r, c)));
             }
         }
         // In two halves, to have several requests in flight per process.
@@ -557,7 +575,7 @@ fn s3_eight_processes_write_disjoint_regions() {
     }
     let (_, fresh) = s3.open(&url, StoreOptions::read_only());
     let want: Vec<u8> = (0..shape[0])
-        .flat_map(|r| (0..shape[1]).flat_map(move |c| worker_value(r, c).to_ne_bytes()))
+        .flat_map(|r| (0..shape[1]).flat_map(move |c| ne32(worker_value(r, c))))
         .collect();
     for path in ["plain", "sharded"] {
         let a = Array::open(&fresh, path, Mode::Read).unwrap();
@@ -688,7 +706,7 @@ fn value(r: u64, c: u64, g: u64) -> i32 {
 }
 
 fn band(rows: std::ops::Range<u64>, g: u64) -> Vec<u8> {
-    rows.flat_map(|r| (0..SIDE).flat_map(move |c| value(r, c, g).to_ne_bytes()))
+    rows.flat_map(|r| (0..SIDE).flat_map(move |c| ne32(value(r, c, g))))
         .collect()
 }
 
@@ -753,8 +771,7 @@ fn check_whole_chunks(url: &str, last: u64) -> std::collections::BTreeMap<u64, u
             let block = |g: u64| -> Vec<u8> {
                 (cr * CHUNK..(cr + 1) * CHUNK)
                     .flat_map(|i| {
-                        (cc * CHUNK..(cc + 1) * CHUNK)
-                            .flat_map(move |j| value(i, j, g).to_ne_bytes())
+                        (cc * CHUNK..(cc + 1) * CHUNK).flat_map(move |j| ne32(value(i, j, g)))
                     })
                     .collect()
             };

@@ -21,12 +21,15 @@
 //! to the store as usual.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use super::read::pure_sharding;
 use super::region::{cell_parts, CellPart, Region};
 use super::Array;
+
+use crate::codec::sharding::ShardIndex;
 use crate::codec::IndexLocation;
-use crate::engine::{cache, Mode};
+use crate::engine::cache::{self, CachedChunk};
 use crate::error::{Error, Result, StoreError};
 use crate::metadata::ArrayMetadata;
 use crate::nd;
@@ -139,6 +142,10 @@ impl Store for Prefetched<'_> {
         self.inner.identity()
     }
 
+    fn version(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        self.inner.version(key)
+    }
+
     fn is_writable(&self) -> bool {
         false
     }
@@ -209,15 +216,20 @@ fn fetch<'s>(
 ) -> Result<Prefetched<'s>> {
     let spec = meta.cell_spec();
     let id = array.shared.id;
-    let use_cache = array.mode == Mode::Read && cache::cache_budget() > 0;
-    let cached = |key: &str, inner: String| cache::cache().contains(&(id, key.to_string(), inner));
+    let use_cache = cache::cache_budget() > 0;
+    let peek = |key: &str, inner: String| -> Result<Option<Arc<CachedChunk>>> {
+        if !use_cache {
+            return Ok(None);
+        }
+        Ok(cache::cache().peek(&(id, key.to_string(), inner), store.version(key)?))
+    };
     let is_whole = |start: &[usize], count: &[usize], shape: &[usize]| {
         start.iter().all(|&s| s == 0) && count == shape
     };
     let sharding = pure_sharding(&meta.codecs);
     let mut pf = Prefetched::new(store);
     let mut first = Vec::with_capacity(batch.len());
-    let mut partial: Vec<(String, &CellPart)> = Vec::new();
+    let mut partial: Vec<(String, &CellPart, Option<ShardIndex>)> = Vec::new();
     let index_range = sharding.map(|sh| {
         let n = sh.index_len(&spec.shape) as u64;
         match sh.index_location {
@@ -230,15 +242,26 @@ fn fetch<'s>(
         let whole = is_whole(&p.in_cell, &p.count, &spec.shape);
         match index_range {
             None => {
-                let via_cache = !whole && !meta.codecs.is_passthrough() && use_cache;
-                if !(via_cache && cached(&key, String::new())) {
+                let via_cache = !whole && !meta.codecs.is_passthrough();
+                if !(via_cache && peek(&key, String::new())?.is_some()) {
                     first.push((key, None));
                 }
             }
             Some(_) if whole => first.push((key, None)),
             Some(r) => {
-                first.push((key.clone(), Some(r)));
-                partial.push((key, p));
+                // The read path caches decoded shard indexes.
+                match peek(&key, "#index".to_string())? {
+                    Some(entry) => {
+                        // (An absent shard has nothing to fetch.)
+                        if let Some(raw) = entry.bytes() {
+                            partial.push((key, p, Some(ShardIndex::from_raw(raw))));
+                        }
+                    }
+                    None => {
+                        first.push((key.clone(), Some(r)));
+                        partial.push((key, p, None));
+                    }
+                }
             }
         }
     }
@@ -251,12 +274,18 @@ fn fetch<'s>(
     let shard_shape: Vec<u64> = spec.shape.iter().map(|&c| c as u64).collect();
     let grid_strides = nd::c_strides(&sh.inner_grid(&spec.shape));
     let mut second = Vec::new();
-    for (key, p) in partial {
-        let Some(Ok(Some(index_bytes))) = pf.lookup_range(&key, index_range) else {
-            continue;
-        };
-        let Ok(index) = sh.decode_index(&index_bytes, &spec.shape) else {
-            continue;
+    for (key, p, cached_index) in partial {
+        let index = match cached_index {
+            Some(index) => index,
+            None => {
+                let Some(Ok(Some(index_bytes))) = pf.lookup_range(&key, index_range) else {
+                    continue;
+                };
+                let Ok(index) = sh.decode_index(&index_bytes, &spec.shape) else {
+                    continue;
+                };
+                index
+            }
         };
         let region = Region::new(
             p.in_cell.iter().map(|&s| s as u64).collect(),
@@ -273,8 +302,8 @@ fn fetch<'s>(
                 continue;
             };
             let whole = is_whole(&ip.in_cell, &ip.count, &inner_spec.shape);
-            let via_cache = !whole && !sh.codecs.is_passthrough() && use_cache;
-            if !(via_cache && cached(&key, i.to_string())) {
+            let via_cache = !whole && !sh.codecs.is_passthrough();
+            if !(via_cache && peek(&key, i.to_string())?.is_some()) {
                 second.push((key.clone(), Some(ByteRange::Range { offset, len })));
             }
         }

@@ -386,10 +386,19 @@ impl ChunkCache {
         )
     }
 
-    /// Whether `key` is cached and ready (does not count as a use).
-    pub fn contains(&self, key: &CacheKey) -> bool {
+    /// The entry of `key` if it is ready and not stale for `version` (as
+    /// [`get_or_load`](Self::get_or_load) would judge); never loads, and
+    /// does not count as a use.
+    pub fn peek(&self, key: &CacheKey, version: Option<u64>) -> Option<Arc<CachedChunk>> {
         let s = self.shard_of(key.0, &key.1).lock();
-        matches!(s.map.get(key), Some(Slot::Ready { .. }))
+        match s.map.get(key) {
+            Some(Slot::Ready {
+                chunk, version: v, ..
+            }) if !matches!((v, version), (Some(v), Some(now)) if *v != now) => {
+                Some(Arc::clone(chunk))
+            }
+            _ => None,
+        }
     }
 
     /// Bytes currently held.

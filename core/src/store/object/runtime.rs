@@ -4,7 +4,8 @@
 //! a synchronous [`Store`](crate::store::Store) method spawns its request on
 //! this runtime and waits for the answer on a channel, and batch methods
 //! (`get_many`, write-behind `set`) keep many requests in flight from one
-//! waiting thread.
+//! waiting thread. The I/O threads block asynchronous signals (see
+//! [`block_async_signals`]).
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -14,6 +15,32 @@ use tokio::runtime::Runtime;
 use crate::error::StoreError;
 
 static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+
+/// Blocks asynchronous signals (SIGTERM, SIGINT, SIGHUP, SIGUSR1, ...) on
+/// the calling thread. The I/O threads run library code only: a signal sent
+/// to the process must reach the application's own threads or its
+/// `sigwait` thread (the FUSE mount blocks its termination signals and waits
+/// for them in one thread), never kill the process from an I/O thread.
+fn block_async_signals() {
+    // SAFETY: `set` is plain data initialised by `sigfillset`;
+    // `pthread_sigmask` only changes the calling thread's mask and does not
+    // keep the pointer.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        for s in [
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGFPE,
+            libc::SIGILL,
+            libc::SIGTRAP,
+            libc::SIGABRT,
+        ] {
+            libc::sigdelset(&mut set, s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
 
 fn io_threads() -> usize {
     std::env::var("ZARRCORE_IO_THREADS")
@@ -38,6 +65,7 @@ pub(super) fn runtime() -> Result<&'static Runtime, StoreError> {
                     static N: AtomicUsize = AtomicUsize::new(0);
                     format!("zarrcore-io-{}", N.fetch_add(1, Ordering::Relaxed))
                 })
+                .on_thread_start(block_async_signals)
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())

@@ -5,6 +5,11 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+# Release binaries for the suites without LTO or debug info: a much faster
+# build; the benchmark (bench/run.sh outside the tests) uses the full profile.
+export CARGO_PROFILE_RELEASE_LTO=false
+export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+export CARGO_PROFILE_RELEASE_DEBUG=0
 export ZARRCORE_FIXTURES="${ZARRCORE_FIXTURES:-$root/../shared/fixtures/zarr}"
 start=$(date +%s)
 step() { echo; echo "==> $* ($(( $(date +%s) - start ))s)"; }

@@ -25,6 +25,16 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok(v as u64)
 }
 
+/// A zeroed buffer of `n` bytes, or an error instead of an allocation abort
+/// (a chunk shape in hostile metadata can ask for any size).
+pub fn try_zeroed(n: usize) -> Result<Vec<u8>, String> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|_| format!("cannot allocate {n} bytes"))?;
+    v.resize(n, 0);
+    Ok(v)
+}
+
 /// Parses a comma-separated list of non-negative integers (`64,64,64`).
 pub fn parse_shape(s: &str) -> Result<Vec<u64>, String> {
     if s.trim().is_empty() {

@@ -33,9 +33,11 @@ thread_local! {
 
 /// Runs `f` with a per-thread scratch buffer of `n` bytes (contents
 /// unspecified).
-pub(crate) fn with_scratch<R>(n: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+pub(crate) fn with_scratch<R>(n: usize, f: impl FnOnce(&mut [u8]) -> Result<R>) -> Result<R> {
     let mut buf = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
     if buf.len() < n {
+        buf.try_reserve_exact(n - buf.len())
+            .map_err(|_| Error::invalid(format!("cannot allocate a {n}-byte chunk buffer")))?;
         buf.resize(n, 0);
     }
     let r = f(&mut buf[..n]);

@@ -228,7 +228,8 @@ impl Array {
 
     /// The decoded content of a cell as stored (fill value if absent).
     fn load_cell(&self, meta: &ArrayMetadata, key: &str, spec: &ChunkSpec) -> Result<Vec<u8>> {
-        let mut v = vec![0u8; spec.num_bytes()];
+        let mut v = crate::util::try_zeroed(spec.num_bytes())
+            .map_err(|e| Error::invalid(format!("chunk {key:?}: {e}")))?;
         match Source::key(self.store_dyn(), key).get_all()? {
             None => nd::fill_with(&mut v, spec.fill.as_bytes()),
             Some(bytes) => meta

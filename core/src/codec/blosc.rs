@@ -310,7 +310,7 @@ impl BloscCodec {
                 )))
             }
         };
-        let mut out = vec![0u8; n];
+        let mut out = crate::util::try_zeroed(n).map_err(|e| CodecError::new("blosc", e))?;
         self.decode_into(input, &mut out)?;
         Ok(Cow::Owned(out))
     }

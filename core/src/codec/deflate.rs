@@ -113,7 +113,7 @@ impl DeflateCodec {
     ) -> Result<Cow<'a, [u8]>, CodecError> {
         match size {
             DecodedSize::Exact(n) => {
-                let mut out = vec![0u8; n];
+                let mut out = crate::util::try_zeroed(n).map_err(|e| self.err(e))?;
                 self.decode_into(input, &mut out)?;
                 Ok(Cow::Owned(out))
             }

@@ -84,7 +84,7 @@ impl Lz4Codec {
                 )))
             }
         };
-        let mut out = vec![0u8; n];
+        let mut out = crate::util::try_zeroed(n).map_err(|e| CodecError::new("lz4", e))?;
         self.decode_into(input, &mut out)?;
         Ok(Cow::Owned(out))
     }

@@ -444,7 +444,8 @@ impl CodecChain {
         let mut cur: Cow<[u8]> = Cow::Borrowed(decoded);
         let mut shape = spec.shape.clone();
         for ArrayToArray::Transpose(t) in &self.array_to_array {
-            let mut out = vec![0u8; cur.len()];
+            let mut out =
+                crate::util::try_zeroed(cur.len()).map_err(|e| CodecError::new("chunk", e))?;
             t.encode(&cur, &shape, &mut out, spec.dtype.size());
             shape = t.encoded_shape(&shape);
             cur = Cow::Owned(out);
@@ -540,7 +541,8 @@ impl CodecChain {
             let next = t.encoded_shape(shapes.last().map_or(&[][..], |v| v));
             shapes.push(next);
         }
-        let mut cur = vec![0u8; out.len()];
+        let mut cur =
+            crate::util::try_zeroed(out.len()).map_err(|e| CodecError::new("chunk", e))?;
         let inner = ChunkSpec {
             shape: shapes.last().cloned().unwrap_or_default(),
             ..spec.clone()
@@ -554,7 +556,8 @@ impl CodecChain {
                 t.decode(&cur, &shapes[i + 1], out, elem);
                 return Ok(());
             }
-            let mut next = vec![0u8; cur.len()];
+            let mut next =
+                crate::util::try_zeroed(cur.len()).map_err(|e| CodecError::new("chunk", e))?;
             t.decode(&cur, &shapes[i + 1], &mut next, elem);
             cur = next;
         }

@@ -294,7 +294,8 @@ impl ShardingCodec {
                 .zip(&self.chunk_shape)
                 .map(|((&st, &g), &c)| (i / st % g) * c)
                 .collect();
-            let mut buf = vec![0u8; inner.num_bytes()];
+            let mut buf = crate::util::try_zeroed(inner.num_bytes())
+                .map_err(|e| CodecError::new("sharding_indexed", e))?;
             nd::copy_block(
                 decoded,
                 &shard.shape,
@@ -387,7 +388,8 @@ impl ShardingCodec {
                 }
                 Some(r) => {
                     let bytes = self.inner_slice(encoded, r, i)?;
-                    let mut buf = vec![0u8; inner.num_bytes()];
+                    let mut buf = crate::util::try_zeroed(inner.num_bytes())
+                        .map_err(|e| CodecError::new("sharding_indexed", e))?;
                     self.codecs
                         .decode_into(bytes, &inner, &mut buf)
                         .map_err(|e| {

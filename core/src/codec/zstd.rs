@@ -94,7 +94,7 @@ impl ZstdCodec {
     ) -> Result<Cow<'a, [u8]>, CodecError> {
         match size {
             DecodedSize::Exact(n) => {
-                let mut out = vec![0u8; n];
+                let mut out = crate::util::try_zeroed(n).map_err(|e| CodecError::new("zstd", e))?;
                 self.decode_into(input, &mut out)?;
                 Ok(Cow::Owned(out))
             }

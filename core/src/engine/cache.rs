@@ -41,7 +41,9 @@ impl Slab {
     fn new(slot: usize) -> Slab {
         Slab {
             slot,
-            per_segment: (SEGMENT_BYTES / slot).max(1),
+            // Small chunks get small segments (64 slots), large ones up to
+            // 32 MiB, so a slab of a rarely used size pins little memory.
+            per_segment: (SEGMENT_BYTES / slot).clamp(1, 64),
             segments: Mutex::new(Vec::new()),
             free: Mutex::new(Vec::new()),
         }
@@ -54,8 +56,11 @@ impl Slab {
         let mut segs = self.segments.lock();
         let map = memmap2::MmapMut::map_anon(self.slot * self.per_segment).ok()?;
         // Fewer page faults and TLB misses for large decoded chunks; a hint
-        // only (ignored where transparent huge pages are off).
-        let _ = map.advise(memmap2::Advice::HugePage);
+        // only (ignored where transparent huge pages are off). Not for small
+        // slots: a huge page would make every touched slot cost 2 MiB.
+        if self.slot >= 1 << 20 {
+            let _ = map.advise(memmap2::Advice::HugePage);
+        }
         segs.push(map);
         let seg = (segs.len() - 1) as u32;
         drop(segs);
@@ -426,7 +431,7 @@ impl ChunkCache {
         let shard_budget = self.shard_budget();
         if size == 0 || size > shard_budget / 4 {
             // Too large to cache: load into a private buffer.
-            let mut v = vec![0u8; size];
+            let mut v = crate::util::try_zeroed(size).map_err(Error::InvalidArgument)?;
             return Ok(Arc::new(if load(&mut v)? {
                 CachedChunk::Heap(v)
             } else {
@@ -457,7 +462,8 @@ impl ChunkCache {
                         let load = load
                             .take()
                             .ok_or_else(|| Error::invalid("chunk loader used twice"))?;
-                        let mut v = vec![0u8; size];
+                        let mut v =
+                            crate::util::try_zeroed(size).map_err(Error::InvalidArgument)?;
                         return Ok(Arc::new(if load(&mut v)? {
                             CachedChunk::Heap(v)
                         } else {
@@ -525,7 +531,7 @@ impl ChunkCache {
                     }))
                 }
                 None => {
-                    let mut v = vec![0u8; size];
+                    let mut v = crate::util::try_zeroed(size).map_err(Error::InvalidArgument)?;
                     Ok(Arc::new(if load(&mut v)? {
                         CachedChunk::Heap(v)
                     } else {

@@ -3,9 +3,11 @@
 //! # Path rule
 //! Keys are validated lexically (no `..`, no NUL, ...), and every file is
 //! opened relative to the root directory with Linux `openat2(RESOLVE_BENEATH)`:
-//! symbolic links inside the store are followed as long as they resolve
-//! inside it; a link (or any path) that would resolve outside the root is
-//! refused with an error. On kernels without `openat2` the store refuses
+//! relative symbolic links inside the store are followed as long as they
+//! resolve inside it; a link (or any path) that would resolve outside the
+//! root is refused with an error, and so is any absolute symbolic link (even
+//! one that happens to point inside the root: `RESOLVE_BENEATH` treats every
+//! absolute target as an escape). On kernels without `openat2` the store refuses
 //! symbolic links altogether (`O_NOFOLLOW` on every component it creates and
 //! a check of the resolved path on every open).
 //!

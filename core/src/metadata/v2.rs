@@ -122,7 +122,7 @@ pub fn parse_v2_array(
         data_type,
         ZarrFormat::V2,
     )
-    .map_err(|e| invalid(e))?;
+    .map_err(invalid)?;
     let codecs = chain_from_v2(
         data_type,
         endian,

@@ -25,6 +25,8 @@ enum Command {
     Export(commands::export::Args),
     /// Create an array from a .npy file (and any missing parent groups).
     Import(commands::import::Args),
+    /// Transpose, rechunk, re-encode or convert an array into another, out of core.
+    Copy(commands::copy::Args),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Command::Tree(a) => commands::tree::run(a),
         Command::Export(a) => commands::export::run(a),
         Command::Import(a) => commands::import::run(a),
+        Command::Copy(a) => commands::copy::run(a),
     };
     match result {
         Ok(code) => code,

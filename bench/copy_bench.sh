@@ -6,10 +6,11 @@
 #       W5 of the side-by-side benchmark (../shared/bench): 1 GiB uint16
 #       1024x1024x512, 64^3 zstd-1 -> transposed 64^3 zstd-1, with
 #       `zarrcore copy --memory 256MiB` registered as engine `zarrcore_copy`
-#       beside zarrs, TensorStore, zarr-python+Dask and zarrcore-bench's own
-#       transpose (through bench/run.sh: builds the peers on first use).
+#       (its W1 store is written by zarrcore-bench) beside zarrs, TensorStore,
+#       zarr-python+Dask and zarrcore-bench's own transpose (through
+#       bench/run.sh: builds the peers on first use).
 #       Target: >= 450 MB/s, peak RSS <= 256 MB. Tables: $BENCH_DIR/RESULTS.md.
-#   bench/copy_bench.sh big [--gib-shape 2048,2048,1024] [--memory 512MiB]
+#   bench/copy_bench.sh big [--shape 2048,2048,1024] [--memory 512MiB]
 #       An 8 GiB source (uint16 2048x2048x1024, 64^3 zstd-1, generated once
 #       into $COPY_BENCH_DIR) transposed by `zarrcore copy --memory 512MiB`
 #       and by `dask.array.from_zarr(src).T.to_zarr(dst)` (same output
@@ -37,7 +38,7 @@ build() {
 }
 
 python_with_dask() {
-  if [[ -n "${PY:-}" ]]; then echo "$PY"; return; fi
+  if [[ -n "${PY:-}" ]] && "$PY" -c "import dask, zarr" 2>/dev/null; then echo "$PY"; return; fi
   local v="$work/.venv"
   if [[ ! -x "$v/bin/python" ]]; then
     python3 -m venv "$v" >&2
@@ -91,16 +92,19 @@ print(f"\nzarrcore plan: {json.dumps(zc['plan'])}")
 PYEOF
 }
 
+bench_bin="$target/release/zarrcore-bench"
+
 w5() {
-  local engine="zarrcore_copy=python3 $root/bench/copy_runner.py --bin $bin --memory ${COPY_MEMORY:-256MiB}"
+  local engine="zarrcore_copy=python3 $root/bench/copy_runner.py --bin $bin --bench-bin $bench_bin --memory ${COPY_MEMORY:-256MiB}"
   bash "$root/bench/run.sh" --engines zarrs,tensorstore,zarr-python,zarrcore,zarrcore_copy \
     --engine "$engine" --workloads W1,W5 "$@"
 }
 
 smoke() {
-  local tmp; tmp="$(mktemp -d)"
-  trap 'rm -rf "$tmp"' EXIT
-  local engine="zarrcore_copy=python3 $root/bench/copy_runner.py --bin $bin --memory 64MiB"
+  smoke_tmp="$(mktemp -d)"
+  trap 'rm -rf "$smoke_tmp"' EXIT
+  local tmp="$smoke_tmp"
+  local engine="zarrcore_copy=python3 $root/bench/copy_runner.py --bin $bin --bench-bin $bench_bin --memory 64MiB"
   local log="$tmp/w5.log"
   BENCH_DIR="$tmp/harness" bash "$root/bench/run.sh" --smoke --engines zarrcore,zarrcore_copy \
     --engine "$engine" --workloads W1,W5 | tee "$log"
@@ -114,5 +118,5 @@ case "$mode" in
   w5) build; w5 "$@" ;;
   big) build; big "$@" ;;
   smoke) build; smoke ;;
-  *) sed -n '2,27p' "$0"; exit 2 ;;
+  *) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2 ;;
 esac

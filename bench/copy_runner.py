@@ -6,17 +6,20 @@ the contract) that measures `zarrcore copy` on W5: the transpose op runs
         --codec zstd:1 --zarr-format 3 --memory BUDGET --quiet --json
 
 and reports the copy's own timer (open source, plan, create destination,
-copy, flush). Every other op exits 64 (unsupported). Registered by
-bench/copy_bench.sh as engine `zarrcore_copy`.
+copy, flush). The other ops (write, read, random) are handed to
+zarrcore-bench (--bench-bin), so that the harness's W1 store for this engine
+exists and its smoke check passes; without --bench-bin they exit 64
+(unsupported). Registered by bench/copy_bench.sh as engine `zarrcore_copy`.
 
-Options before or after the op: --bin PATH (the zarrcore binary), --memory
-SIZE (default 256MiB), --threads N (default: one per core).
+Options before or after the op: --bin PATH (the zarrcore binary),
+--bench-bin PATH (zarrcore-bench), --memory SIZE (default 256MiB),
+--threads N (default: one per core).
 """
 import json, os, subprocess, sys
 
 def main():
     argv = sys.argv[1:]
-    opts = {"bin": None, "memory": "256MiB", "threads": None}
+    opts = {"bin": None, "bench-bin": None, "memory": "256MiB", "threads": None}
     rest = []
     i = 0
     while i < len(argv):
@@ -24,12 +27,25 @@ def main():
         key = a[2:].split("=", 1)[0] if a.startswith("--") else None
         if key in opts or (key and key.replace("-", "_") in ("out_store", "store")):
             val = a.split("=", 1)[1] if "=" in a else argv[i + 1]
-            opts[key.replace("-", "_")] = val
+            opts[key if key in opts else key.replace("-", "_")] = val
             i += 1 if "=" in a else 2
             continue
         rest.append(a)
         i += 1
     op = rest[0] if rest else ""
+    if op != "transpose" and opts["bench-bin"]:
+        # Everything but the copy is zarrcore-bench's (the original arguments).
+        args = [a for a in argv]
+        drop = {"--bin", "--bench-bin", "--memory"}
+        clean, i = [], 0
+        while i < len(args):
+            k = args[i].split("=", 1)[0]
+            if k in drop:
+                i += 1 if "=" in args[i] else 2
+                continue
+            clean.append(args[i])
+            i += 1
+        os.execv(opts["bench-bin"], [opts["bench-bin"], *clean])
     if op != "transpose":
         print(f"copy_runner: op {op!r} is not measured here (transpose only)", file=sys.stderr)
         sys.exit(64)

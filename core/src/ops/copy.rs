@@ -193,38 +193,62 @@ fn encoded_bound(n: u64) -> u64 {
     n + n / 8 + (64 << 10)
 }
 
-/// Temporaries of encoding a chunk of `n` bytes with `chain` (beyond the
-/// input and the output).
-fn encode_temps(chain: &CodecChain, n: u64) -> u64 {
-    let mut t = n * chain.array_to_array.len() as u64;
-    match &chain.array_to_bytes {
-        ArrayToBytes::Bytes(b) => {
-            if !b.is_native() {
-                t += n;
-            }
-            t + chain.bytes_to_bytes.len() as u64 * encoded_bound(n)
-        }
-        ArrayToBytes::Sharding(s) => {
-            let inner = vol(&s.chunk_shape.iter().map(|&c| c as u64).collect::<Vec<_>>());
-            // One inner chunk and its temporaries at a time, every encoded
-            // inner chunk kept until the shard is assembled, then the shard.
-            t + inner
-                + encode_temps(&s.codecs, inner)
-                + 2 * encoded_bound(n)
-                + chain.bytes_to_bytes.len() as u64 * encoded_bound(n)
-        }
-    }
+fn inner_bytes(s: &crate::codec::ShardingCodec) -> u64 {
+    s.chunk_shape
+        .iter()
+        .fold(1u64, |a, &c| a.saturating_mul(c as u64))
 }
 
-/// Temporaries of decoding a chunk of `n` bytes with `chain`.
-fn decode_temps(chain: &CodecChain, n: u64) -> u64 {
-    let mut t = n * chain.array_to_array.len() as u64;
-    t += chain.bytes_to_bytes.len().saturating_sub(1) as u64 * encoded_bound(n);
-    if let ArrayToBytes::Sharding(s) = &chain.array_to_bytes {
-        let inner = vol(&s.chunk_shape.iter().map(|&c| c as u64).collect::<Vec<_>>());
-        t += decode_temps(&s.codecs, inner);
+/// Bytes alive at once while encoding a chunk of `n` bytes with `chain`,
+/// the encoded output included (compressor outputs are allocated at their
+/// bound).
+fn encode_bytes(chain: &CodecChain, n: u64) -> u64 {
+    // A transposing codec allocates its output; two are alive at a time.
+    let a2a = n * chain.array_to_array.len().min(2) as u64;
+    let stages = chain.bytes_to_bytes.len().min(2) as u64 * encoded_bound(n);
+    let body = match &chain.array_to_bytes {
+        ArrayToBytes::Bytes(b) => {
+            // A byte swap copies; with no compressor the output is a copy.
+            let copy = if !b.is_native() || chain.bytes_to_bytes.is_empty() {
+                n
+            } else {
+                0
+            };
+            copy + stages
+        }
+        ArrayToBytes::Sharding(s) => {
+            // One inner chunk (and its encoding) at a time, every encoded
+            // inner chunk kept until the shard is assembled, then the shard.
+            let inner = inner_bytes(s);
+            inner + encode_bytes(&s.codecs, inner) + 2 * encoded_bound(n) + stages
+        }
+    };
+    a2a + body
+}
+
+/// Bytes alive at once while decoding a chunk of `n` bytes with `chain`,
+/// beyond the encoded input and the output buffer.
+fn decode_bytes(chain: &CodecChain, n: u64) -> u64 {
+    let direct = chain.array_to_array.is_empty()
+        && chain.bytes_to_bytes.len() <= 1
+        && matches!(&chain.array_to_bytes, ArrayToBytes::Bytes(b) if b.is_native());
+    if direct {
+        return 0;
     }
-    t
+    let a2a = if chain.array_to_array.is_empty() {
+        0
+    } else {
+        2 * n
+    };
+    let stages = chain.bytes_to_bytes.len().min(2) as u64 * encoded_bound(n);
+    let inner = match &chain.array_to_bytes {
+        ArrayToBytes::Sharding(s) => {
+            let i = inner_bytes(s);
+            i + decode_bytes(&s.codecs, i)
+        }
+        ArrayToBytes::Bytes(_) => 0,
+    };
+    a2a + stages + inner
 }
 
 /// Validates a permutation of `nd` axes.
@@ -289,14 +313,8 @@ pub(crate) fn prepare(opts: &CopyOptions, src: &Array) -> Result<PreparedCopy> {
     } else {
         encoded_bound(cell_bytes)
     };
-    let (engine_scratch, scratch_transient) = if chunk_bytes <= 64 << 20 {
-        (chunk_bytes, 0)
-    } else {
-        (0, chunk_bytes)
-    };
     let read_transient = fetched
-        + scratch_transient
-        + decode_temps(
+        + decode_bytes(
             &src_meta.codecs,
             cell_bytes.min(unit_bytes.max(chunk_bytes)),
         );
@@ -305,24 +323,46 @@ pub(crate) fn prepare(opts: &CopyOptions, src: &Array) -> Result<PreparedCopy> {
     let cast = dst_meta.data_type != src_meta.data_type;
     let cell_src = dst_cell * es;
     let cell_dst = dst_cell * ed;
-    let encode_transient = encode_temps(&dst_meta.codecs, cell_dst) + encoded_bound(cell_dst);
+    let encode_transient = encode_bytes(&dst_meta.codecs, cell_dst);
     let worker_bytes = unit_bytes.max(cell_src)
         + if cast { cell_dst } else { 0 }
         + read_transient.max(encode_transient);
-    let plan = plan(&PlanInput {
-        region_start: region.start.clone(),
-        region_shape: region.shape.clone(),
-        src_chunk,
-        perm: perm.clone(),
-        dst_cell: dst_meta.chunk_shape.clone(),
-        src_elem: es,
-        budget: opts.memory,
-        workers,
-        pool_threads,
-        worker_bytes,
-        engine_scratch_per_thread: engine_scratch,
-    })
-    .map_err(|e| Error::invalid(e.to_string()))?;
+    // The engine decodes a source chunk into its per-thread scratch (kept
+    // up to 64 MiB) only when a read takes part of it: at the region's (and
+    // the array's) edges when they cut chunks, inside shards, or at box edges
+    // when the plan decodes some chunks more than once.
+    let cuts = |start: u64, len: u64, c: u64| start % c != 0 || (start + len) % c != 0;
+    let edges_cut = sharded
+        || region
+            .start
+            .iter()
+            .zip(&region.shape)
+            .zip(&src_chunk)
+            .any(|((&s, &n), &c)| cuts(s, n, c));
+    let input = |scratch: bool| {
+        let (per_thread, transient) = match (scratch, chunk_bytes <= 64 << 20) {
+            (false, _) => (0, 0),
+            (true, true) => (chunk_bytes, 0),
+            (true, false) => (0, chunk_bytes),
+        };
+        PlanInput {
+            region_start: region.start.clone(),
+            region_shape: region.shape.clone(),
+            src_chunk: src_chunk.clone(),
+            perm: perm.clone(),
+            dst_cell: dst_meta.chunk_shape.clone(),
+            src_elem: es,
+            budget: opts.memory,
+            workers,
+            pool_threads,
+            worker_bytes: worker_bytes + transient,
+            engine_scratch_per_thread: per_thread,
+        }
+    };
+    let mut plan = plan(&input(edges_cut)).map_err(|e| Error::invalid(e.to_string()))?;
+    if !edges_cut && plan.source_decodes > plan.source_chunks {
+        plan = super::plan::plan(&input(true)).map_err(|e| Error::invalid(e.to_string()))?;
+    }
     Ok(PreparedCopy {
         src_meta,
         region,

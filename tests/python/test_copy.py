@@ -133,6 +133,8 @@ CASES = [
      ["--zarr-format", "2", "--codec", "blosc:zstd:1:bitshuffle"], (2, 1, 0)),
     ("uncompressed", (16, 16, 16), "float64", dict(chunks=(16, 4, 8), codec=None),
      ["--codec", "none", "--chunks", "16,16,1"], (0, 2, 1)),
+    ("unshard-negative-region", (64, 48), "uint8", dict(chunks=(8, 8), shards=(32, 16)),
+     ["--shards", "none", "--region", "-40:-3,5:"], (0, 1)),
 ]
 
 
@@ -151,6 +153,7 @@ def test_copy_equals_numpy(tmp_path, case):
     if "--region" in extra:
         spec = extra[extra.index("--region") + 1].split(",")
         region = tuple(slice(*[int(x) if x else None for x in s.split(":")]) for s in spec)
+        region = tuple(slice(r.start, r.stop) for r in region)
         region += tuple(slice(None) for _ in range(len(shape) - len(region)))
     want = a[region].transpose(perm)
     if "--dtype" in extra:
@@ -162,10 +165,12 @@ def test_copy_equals_numpy(tmp_path, case):
     if "--chunks" in extra:
         want_chunks = tuple(int(x) for x in extra[extra.index("--chunks") + 1].split(","))
         assert z.chunks == want_chunks
-    if "--shards" in extra:
+    if "--shards" in extra and extra[extra.index("--shards") + 1] != "none":
         assert z.shards == tuple(int(x) for x in extra[extra.index("--shards") + 1].split(","))
     if name == "sharded-inherit":
         assert z.shards == (16, 32) and z.chunks == (8, 8)
+    if name == "unshard-negative-region":
+        assert z.shards is None and z.chunks == (8, 8)
     # Chunks that are all fill value are not stored, like zarr-python does.
     ref = tmp_path / "ref.zarr"
     meta_doc = json.loads((dst / "out" / "t" / ("zarr.json" if z.metadata.zarr_format == 3 else ".zarray")).read_text())
@@ -239,6 +244,28 @@ def test_errors(tmp_path):
     zc(src, "", tmp_path / "d.zarr", "")
     p = zc(src, "", tmp_path / "d.zarr", "", check=False)
     assert p.returncode != 0 and "--resume" in p.stderr
+
+
+def test_progress_lines(tmp_path):
+    rng = np.random.default_rng(8)
+    a = data(rng, (64, 64, 64), "uint16")
+    src = tmp_path / "src.zarr"
+    make(src, a, chunks=(16, 16, 16))
+    for mode in ["json", "plain"]:
+        p = zc(src, "", tmp_path / f"{mode}.zarr", "", "--transpose", "2,1,0", "--progress", mode)
+        last = p.stderr.strip().splitlines()
+        if mode == "json":
+            prog = [json.loads(l) for l in last if l.startswith("{")]
+            assert prog and prog[-1]["done_bytes"] == prog[-1]["total_bytes"] == a.nbytes
+            assert prog[-1]["done_chunks"] == prog[-1]["total_chunks"] == 64
+        else:
+            assert any("100.0%" in l and "64/64 chunks" in l for l in last), p.stderr
+        assert "plan:" in p.stderr
+    p = zc(src, "", tmp_path / "q.zarr", "", "--quiet", "--json")
+    assert p.stderr == ""
+    rep = json.loads(p.stdout)
+    assert rep["outcome"] == "complete" and rep["bytes"] == a.nbytes
+    assert rep["peak_rss_bytes"] > 0
 
 
 def _listing(path):

@@ -53,6 +53,13 @@ def own_cgroup_v1():
     return base
 
 
+def can_join(g):
+    """Whether a process can be moved into group `g` (probed with a shell)."""
+    p = subprocess.run(["sh", "-c", f'echo $$ > "{g / "cgroup.procs"}"'], capture_output=True,
+                       text=True, timeout=30)
+    return p.returncode == 0, p.stderr.strip()
+
+
 def make_group(limit):
     """A fresh memory cgroup with `limit` bytes: (dir, procs file, kind)."""
     errors = []
@@ -63,6 +70,9 @@ def make_group(limit):
         try:
             g.mkdir(exist_ok=True)
             (g / "memory.limit_in_bytes").write_text(str(limit))
+            ok, why = can_join(g)
+            if not ok:
+                raise OSError(f"cannot move a process into it: {why}")
             return g, g / "cgroup.procs", "v1"
         except OSError as e:
             errors.append(f"cgroup v1 {g}: {e}")
@@ -78,7 +88,11 @@ def make_group(limit):
                 (v2 / "cgroup.subtree_control").write_text("+memory")
             g.mkdir(exist_ok=True)
             (g / "memory.max").write_text(str(limit))
-            (g / "memory.swap.max").write_text("0") if (g / "memory.swap.max").exists() else None
+            if (g / "memory.swap.max").exists():
+                (g / "memory.swap.max").write_text("0")
+            ok, why = can_join(g)
+            if not ok:
+                raise OSError(f"cannot move a process into it: {why}")
             return g, g / "cgroup.procs", "v2"
         except OSError as e:
             errors.append(f"cgroup v2 {g}: {e}")

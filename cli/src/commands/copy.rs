@@ -71,8 +71,9 @@ pub struct Args {
     /// or same_kind (also narrowing: float64->float32, int32->int8 wraps).
     #[arg(long, default_value = "safe")]
     pub casting: String,
-    /// Source region to copy, numpy-style per source axis: `0:10,5:20`.
-    #[arg(long)]
+    /// Source region to copy, numpy-style per source axis: `0:10,5:20`
+    /// (negative indices count from the end).
+    #[arg(long, allow_hyphen_values = true)]
     pub region: Option<String>,
     /// Memory budget for everything the copy holds (e.g. 256MiB, 1GiB).
     #[arg(long, default_value = "1GiB")]

@@ -64,7 +64,7 @@ struct Slots {
 
 struct Slot<'a> {
     slots: &'a Slots,
-    bufs: Option<LeafBufs>,
+    bufs: LeafBufs,
 }
 
 impl Slots {
@@ -78,11 +78,8 @@ impl Slots {
     fn acquire(&self) -> Slot<'_> {
         let mut free = self.free.lock();
         loop {
-            if let Some(b) = free.pop() {
-                return Slot {
-                    slots: self,
-                    bufs: Some(b),
-                };
+            if let Some(bufs) = free.pop() {
+                return Slot { slots: self, bufs };
             }
             self.cv.wait(&mut free);
         }
@@ -93,26 +90,21 @@ impl Deref for Slot<'_> {
     type Target = LeafBufs;
 
     fn deref(&self) -> &LeafBufs {
-        self.bufs
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("slot used after release"))
+        &self.bufs
     }
 }
 
 impl DerefMut for Slot<'_> {
     fn deref_mut(&mut self) -> &mut LeafBufs {
-        self.bufs
-            .as_mut()
-            .unwrap_or_else(|| unreachable!("slot used after release"))
+        &mut self.bufs
     }
 }
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        if let Some(b) = self.bufs.take() {
-            self.slots.free.lock().push(b);
-            self.slots.cv.notify_one();
-        }
+        let bufs = std::mem::take(&mut self.bufs);
+        self.slots.free.lock().push(bufs);
+        self.slots.cv.notify_one();
     }
 }
 

@@ -27,6 +27,10 @@ enum Command {
     Import(commands::import::Args),
     /// Transpose, rechunk, re-encode or convert an array into another, out of core.
     Copy(commands::copy::Args),
+    /// Mount a store as a filesystem: groups are directories, arrays .npy/.raw/.json files.
+    Mount(commands::mount::MountArgs),
+    /// Store pending writes and unmount a mount made by `zarrcore mount`.
+    Umount(commands::mount::UmountArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +41,8 @@ fn main() -> ExitCode {
         Command::Export(a) => commands::export::run(a),
         Command::Import(a) => commands::import::run(a),
         Command::Copy(a) => commands::copy::run(a),
+        Command::Mount(a) => commands::mount::run(a),
+        Command::Umount(a) => commands::mount::run_umount(a),
     };
     match result {
         Ok(code) => code,

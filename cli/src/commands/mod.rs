@@ -4,6 +4,7 @@ pub mod copy;
 pub mod export;
 pub mod import;
 pub mod info;
+pub mod mount;
 pub mod tree;
 
 use anyhow::{Context, Result};

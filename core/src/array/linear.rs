@@ -132,11 +132,31 @@ impl Array {
             }
             return Ok(());
         }
-        let mut tmp = vec![0u8; ((e1 - e0) * elem) as usize];
-        self.read_bytes(e0 * elem, &mut tmp, endian)?;
-        let skip = (offset - e0 * elem) as usize;
-        tmp[skip..skip + data.len()].copy_from_slice(data);
-        self.write_bytes(e0 * elem, &tmp, endian)
+        // Partial elements at either end are patched under their chunk's
+        // lock (a read here and a write later would lose concurrent patches
+        // of the other bytes of the element); whole elements in between are
+        // written as usual.
+        let (mut pos, mut data) = (offset, data);
+        let skip = (pos % elem) as usize;
+        if skip != 0 {
+            let n = (elem as usize - skip).min(data.len());
+            self.patch_element(pos / elem, skip, &data[..n], endian)?;
+            pos += n as u64;
+            data = &data[n..];
+        }
+        let whole = data.len() / elem as usize * elem as usize;
+        if whole > 0 {
+            self.write_bytes(pos, &data[..whole], endian)?;
+            pos += whole as u64;
+            data = &data[whole..];
+        }
+        if !data.is_empty() {
+            self.patch_element(pos / elem, 0, data, endian)?;
+        }
+        if self.shared.dirty.over_budget() {
+            self.flush_dirty(self.shared.dirty.bytes() / 2)?;
+        }
+        Ok(())
     }
 }
 

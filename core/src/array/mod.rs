@@ -77,6 +77,10 @@ impl Layout {
 #[derive(Debug)]
 pub struct Array {
     shared: Arc<ArrayShared>,
+    /// The store and path this handle was opened with (the shared state may
+    /// have been created through another root of the same storage).
+    store: StoreRef,
+    path: String,
     mode: Mode,
     released: bool,
 }
@@ -118,6 +122,8 @@ impl Array {
         let shared = ArrayShared::acquire(store, path, meta, mode)?;
         Ok(Array {
             shared,
+            store: Arc::clone(store),
+            path: path.to_string(),
             mode,
             released: false,
         })
@@ -182,12 +188,12 @@ impl Array {
 
     /// Node path ("" for the root).
     pub fn path(&self) -> &str {
-        &self.shared.path
+        &self.path
     }
 
     /// The store.
     pub fn store(&self) -> &StoreRef {
-        &self.shared.store
+        &self.store
     }
 
     /// Current metadata.
@@ -255,7 +261,15 @@ impl Array {
     pub fn read_region_vec(&self, region: &Region) -> Result<Vec<u8>> {
         let m = self.metadata();
         let n = region.check(&m.shape, m.data_type.size(), &self.shared.path)?;
-        let mut v = vec![0u8; n];
+        // A region larger than memory is an error, not an allocation abort.
+        let mut v = Vec::new();
+        v.try_reserve_exact(n).map_err(|_| {
+            Error::invalid(format!(
+                "array {:?}: cannot allocate {n} bytes for region {region}",
+                self.shared.path
+            ))
+        })?;
+        v.resize(n, 0);
         self.read_region(region, &mut v)?;
         Ok(v)
     }

@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use super::region::{cell_parts, Region};
 use super::source::Source;
 use super::{Array, Layout};
+use crate::codec::sharding::ShardIndex;
 use crate::codec::{ArrayToBytes, ChunkSpec, CodecChain, IndexLocation, ShardingCodec};
 use crate::dtype::{swap_bytes_in_place, Endian};
 use crate::engine::{cache, pool, Mode};
@@ -180,6 +181,10 @@ impl Reader<'_> {
                 Ok(())
             });
         }
+        let version = match src {
+            Source::Store { store, key, .. } => store.version(key)?,
+            Source::Bytes(_) => None,
+        };
         let entry = cache::cache().get_or_load(
             (
                 self.array.shared.id,
@@ -187,6 +192,7 @@ impl Reader<'_> {
                 inner_path.to_string(),
             ),
             spec.num_bytes(),
+            version,
             |buf| match src.get_all()? {
                 None => Ok(false),
                 Some(bytes) => {
@@ -242,26 +248,66 @@ impl Reader<'_> {
         } else {
             src
         };
-        let index_bytes = match src.get_range(index_range, key) {
-            Ok(Some(b)) => b,
-            Ok(None) => {
-                t.fill(off, count, spec.fill.as_bytes());
-                return Ok(());
-            }
-            Err(Error::Store(crate::error::StoreError::RangeOutOfBounds { size, .. })) => {
-                return Err(Error::chunk(
-                    key,
-                    crate::error::CodecError::new(
-                        "sharding_indexed",
-                        format!("shard of {size} bytes is shorter than its {index_len}-byte index"),
-                    ),
-                ))
-            }
-            Err(e) => return Err(e),
+        let index_len_err = |size: u64| {
+            Error::chunk(
+                key,
+                crate::error::CodecError::new(
+                    "sharding_indexed",
+                    format!("shard of {size} bytes is shorter than its {index_len}-byte index"),
+                ),
+            )
         };
-        let index = sh
-            .decode_index(&index_bytes, &spec.shape)
-            .map_err(|e| Error::chunk(key, e))?;
+        let fetch_index = |raw: &mut [u8]| -> Result<bool> {
+            let bytes = match src.get_range(index_range, key) {
+                Ok(Some(b)) => b,
+                Ok(None) => return Ok(false),
+                Err(Error::Store(crate::error::StoreError::RangeOutOfBounds { size, .. })) => {
+                    return Err(index_len_err(size))
+                }
+                Err(e) => return Err(e),
+            };
+            sh.decode_index_into(&bytes, &spec.shape, raw)
+                .map_err(|e| Error::chunk(key, e))?;
+            Ok(true)
+        };
+        let raw_len = sh.index_entries(&spec.shape) * 16;
+        let index = match src {
+            // A stored shard read in part: its decoded index is cached (and
+            // checked against the shard's version like any cached chunk).
+            Source::Store {
+                store,
+                key: k,
+                offset: 0,
+                len: None,
+            } if self.use_cache() => {
+                let version = store.version(k)?;
+                let entry = cache::cache().get_or_load(
+                    (
+                        self.array.shared.id,
+                        key.to_string(),
+                        format!("{inner_path}#index"),
+                    ),
+                    raw_len,
+                    version,
+                    fetch_index,
+                )?;
+                match entry.bytes() {
+                    None => {
+                        t.fill(off, count, spec.fill.as_bytes());
+                        return Ok(());
+                    }
+                    Some(raw) => ShardIndex::from_raw(raw),
+                }
+            }
+            _ => {
+                let mut raw = vec![0u8; raw_len];
+                if !fetch_index(&mut raw)? {
+                    t.fill(off, count, spec.fill.as_bytes());
+                    return Ok(());
+                }
+                ShardIndex::from_raw(&raw)
+            }
+        };
         let inner_spec = sh.inner_spec(spec);
         let inner_shape: Vec<u64> = sh.chunk_shape.iter().map(|&c| c as u64).collect();
         let shard_shape: Vec<u64> = spec.shape.iter().map(|&c| c as u64).collect();
@@ -311,6 +357,18 @@ impl Reader<'_> {
                                 format!("inner chunk {path}: {}", source.reason),
                             ),
                         },
+                        // The index points past the end of the stored shard.
+                        Error::Store(crate::error::StoreError::RangeOutOfBounds {
+                            size, ..
+                        }) => Error::chunk(
+                            key,
+                            crate::error::CodecError::new(
+                                "sharding_indexed",
+                                format!(
+                                    "inner chunk {path} (offset {o}, {n} bytes) lies outside the shard of {size} bytes"
+                                ),
+                            ),
+                        ),
                         other => other,
                     })
                 }

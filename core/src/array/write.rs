@@ -12,6 +12,7 @@
 //! * An error while loading or encoding leaves the stored value untouched.
 
 use std::borrow::Cow;
+use std::sync::atomic::Ordering;
 
 use rayon::prelude::*;
 
@@ -142,6 +143,86 @@ impl Array {
             &p.count,
             elem,
         );
+        drop(buf);
+        // A cell filled piece by piece (streaming writes not aligned to
+        // chunks: a file copied into the mount, an .npy after its header) is
+        // written out as soon as it is complete, not at the next flush. A
+        // failure here keeps the cell buffered; `flush` reports it.
+        let n: u64 = p.count.iter().map(|&c| c as u64).product();
+        let written = cell.written.fetch_add(n, Ordering::Relaxed) + n;
+        if written >= cell_elements_in_array(meta, &p.cell) {
+            let _ = self.flush_cell_locked(meta, &spec, &key);
+        }
+        Ok(())
+    }
+
+    /// Writes out the buffered cell `key`; the caller holds its lock. On
+    /// failure the data stays buffered.
+    fn flush_cell_locked(&self, meta: &ArrayMetadata, spec: &ChunkSpec, key: &str) -> Result<()> {
+        let Some(cell) = self.shared.dirty.remove(key) else {
+            return Ok(());
+        };
+        let data = cell.data.lock();
+        let result = if nd::all_equal(&data, spec.fill.as_bytes()) {
+            self.store_cell(key, None)
+        } else {
+            match meta.codecs.encode(&data, spec) {
+                Ok(e) => self.store_cell(key, Some(&e)),
+                Err(e) => Err(Error::chunk(key, e)),
+            }
+        };
+        if result.is_err() {
+            // Keep the data buffered so that nothing is lost.
+            drop(data);
+            let v = std::mem::take(&mut *cell.data.lock());
+            self.shared.dirty.insert(key.to_string(), v);
+        }
+        result
+    }
+
+    /// Sets bytes `first..first + bytes.len()` of element `elem` (C-order
+    /// index; the bytes as laid out in byte order `endian`) under the cell's
+    /// lock, so concurrent patches of one element never lose each other.
+    pub(crate) fn patch_element(
+        &self,
+        elem: u64,
+        first: usize,
+        bytes: &[u8],
+        endian: Endian,
+    ) -> Result<()> {
+        let meta = self.metadata();
+        let spec = meta.cell_spec();
+        let size = spec.dtype.size();
+        let nd = meta.ndim();
+        let (mut cell, mut in_cell, mut rest) = (vec![0u64; nd], vec![0usize; nd], elem);
+        for d in (0..nd).rev() {
+            let i = rest % meta.shape[d];
+            rest /= meta.shape[d];
+            cell[d] = i / meta.chunk_shape[d];
+            in_cell[d] = (i % meta.chunk_shape[d]) as usize;
+        }
+        let key = self.shared.chunk_key(&meta, &cell);
+        let off = Strides::c_order(&spec.shape, size).offset(&in_cell) as usize;
+        let _lock = self.shared.locks.lock(&key);
+        let dirty = match self.shared.dirty.get(&key) {
+            Some(c) => c,
+            None => {
+                let loaded = self.load_cell(&meta, &key, &spec)?;
+                self.shared.dirty.insert(key.clone(), loaded)
+            }
+        };
+        let mut buf = dirty.data.lock();
+        let swap = endian != Endian::native() && meta.data_type.has_byte_order();
+        let unit = meta.data_type.swap_unit();
+        for (k, &b) in bytes.iter().enumerate() {
+            let pos = first + k;
+            let native = if swap {
+                pos / unit * unit + (unit - 1 - pos % unit)
+            } else {
+                pos
+            };
+            buf[off + native] = b;
+        }
         Ok(())
     }
 
@@ -188,25 +269,7 @@ impl Array {
         };
         let one = |key: &String| -> Result<()> {
             let _lock = self.shared.locks.lock(key);
-            let Some(cell) = self.shared.dirty.remove(key) else {
-                return Ok(());
-            };
-            let data = cell.data.lock();
-            let result = if nd::all_equal(&data, spec.fill.as_bytes()) {
-                self.store_cell(key, None)
-            } else {
-                match meta.codecs.encode(&data, &spec) {
-                    Ok(e) => self.store_cell(key, Some(&e)),
-                    Err(e) => Err(Error::chunk(key, e)),
-                }
-            };
-            if result.is_err() {
-                // Keep the data buffered so that nothing is lost.
-                drop(data);
-                let v = std::mem::take(&mut *cell.data.lock());
-                self.shared.dirty.insert(key.clone(), v);
-            }
-            result
+            self.flush_cell_locked(&meta, &spec, key)
         };
         let keys = &keys[..n];
         if keys.len() <= 1 {
@@ -219,4 +282,14 @@ impl Array {
             })
         }
     }
+}
+
+/// Elements of grid cell `cell` that lie inside the array.
+fn cell_elements_in_array(meta: &ArrayMetadata, cell: &[u64]) -> u64 {
+    meta.shape
+        .iter()
+        .zip(&meta.chunk_shape)
+        .zip(cell)
+        .map(|((&s, &c), &i)| c.min(s.saturating_sub(i * c)))
+        .product()
 }

@@ -193,13 +193,35 @@ impl ShardingCodec {
         encoded: &[u8],
         shard_shape: &[usize],
     ) -> Result<ShardIndex, CodecError> {
+        let mut raw = vec![0u8; self.index_entries(shard_shape) * 16];
+        self.decode_index_into(encoded, shard_shape, &mut raw)?;
+        Ok(ShardIndex::from_raw(&raw))
+    }
+
+    /// Number of index entries (inner chunks) of a shard.
+    pub fn index_entries(&self, shard_shape: &[usize]) -> usize {
+        nd::num_elements(&self.inner_grid(shard_shape))
+    }
+
+    /// Decodes the index into its raw form: `index_entries × 16` bytes of
+    /// native-endian `u64` pairs (what [`ShardIndex::from_raw`] reads).
+    pub fn decode_index_into(
+        &self,
+        encoded: &[u8],
+        shard_shape: &[usize],
+        raw: &mut [u8],
+    ) -> Result<(), CodecError> {
         let grid = self.inner_grid(shard_shape);
         let n = nd::num_elements(&grid);
-        let spec = index_spec(n, &grid);
-        let mut raw = vec![0u8; n * 16];
         self.index_codecs
-            .decode_into(encoded, &spec, &mut raw)
-            .map_err(|e| CodecError::new("sharding_indexed", format!("shard index: {e}")))?;
+            .decode_into(encoded, &index_spec(n, &grid), raw)
+            .map_err(|e| CodecError::new("sharding_indexed", format!("shard index: {e}")))
+    }
+}
+
+impl ShardIndex {
+    /// Reads a raw decoded index (native-endian `u64` pairs).
+    pub fn from_raw(raw: &[u8]) -> ShardIndex {
         let entries = raw
             .chunks_exact(16)
             .map(|c| {
@@ -211,9 +233,11 @@ impl ShardingCodec {
                 (u64_from_native(a), u64_from_native(b))
             })
             .collect();
-        Ok(ShardIndex { entries })
+        ShardIndex { entries }
     }
+}
 
+impl ShardingCodec {
     /// Extracts the index bytes from a whole shard.
     pub fn index_bytes<'a>(
         &self,

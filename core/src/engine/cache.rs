@@ -188,6 +188,9 @@ enum Slot {
         chunk: Arc<CachedChunk>,
         freq: u8,
         queue: Queue,
+        /// The stored value's version when it was fetched (`None`: the
+        /// store cannot tell).
+        version: Option<u64>,
     },
 }
 
@@ -262,7 +265,9 @@ impl Shard {
                 continue;
             };
             let (queue, freq, cost) = match self.map.get(&key) {
-                Some(Slot::Ready { chunk, freq, queue }) => (*queue, *freq, chunk.cost()),
+                Some(Slot::Ready {
+                    chunk, freq, queue, ..
+                }) => (*queue, *freq, chunk.cost()),
                 _ => continue,
             };
             let expected = if from_small {
@@ -391,10 +396,16 @@ impl ChunkCache {
     /// `load` fills a zeroed-or-stale buffer of `size` bytes completely and
     /// returns `false` if the chunk is not stored. Concurrent callers with the
     /// same key wait for one load. Errors are not cached.
+    ///
+    /// `version` is the stored value's current version (see
+    /// [`Store::version`](crate::store::Store::version)): an entry fetched at
+    /// another version (the value was replaced, e.g. by another process) is
+    /// dropped and loaded again.
     pub fn get_or_load(
         &self,
         key: CacheKey,
         size: usize,
+        version: Option<u64>,
         load: impl FnOnce(&mut [u8]) -> Result<bool, Error>,
     ) -> Result<Arc<CachedChunk>, Error> {
         let shard_budget = self.shard_budget();
@@ -412,10 +423,31 @@ impl ChunkCache {
         loop {
             let flight = {
                 let mut s = shard.lock();
+                if matches!(
+                    s.map.get(&key),
+                    Some(Slot::Ready { version: Some(v), .. }) if version.is_some_and(|now| now != *v)
+                ) {
+                    s.remove(&key);
+                }
                 match s.map.get_mut(&key) {
                     Some(Slot::Ready { chunk, freq, .. }) => {
                         *freq = (*freq + 1).min(3);
                         return Ok(Arc::clone(chunk));
+                    }
+                    Some(Slot::Loading(_, true)) => {
+                        // That fetch began before the last store of this key
+                        // and may return older bytes than this caller must
+                        // see (read-your-writes): load privately instead.
+                        drop(s);
+                        let load = load
+                            .take()
+                            .ok_or_else(|| Error::invalid("chunk loader used twice"))?;
+                        let mut v = vec![0u8; size];
+                        return Ok(Arc::new(if load(&mut v)? {
+                            CachedChunk::Heap(v)
+                        } else {
+                            CachedChunk::Absent
+                        }));
                     }
                     Some(Slot::Loading(f, _)) => Some(Arc::clone(f)),
                     None => {
@@ -426,7 +458,15 @@ impl ChunkCache {
                         s.map
                             .insert(key.clone(), Slot::Loading(Arc::clone(&f), false));
                         drop(s);
-                        return self.run_load(shard, key, size, f, load.take(), shard_budget);
+                        return self.run_load(
+                            shard,
+                            key,
+                            size,
+                            version,
+                            f,
+                            load.take(),
+                            shard_budget,
+                        );
                     }
                 }
             };
@@ -446,11 +486,13 @@ impl ChunkCache {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run_load(
         &self,
         shard: &Mutex<Shard>,
         key: CacheKey,
         size: usize,
+        version: Option<u64>,
         flight: Arc<Flight>,
         load: Option<impl FnOnce(&mut [u8]) -> Result<bool, Error>>,
         shard_budget: usize,
@@ -493,6 +535,7 @@ impl ChunkCache {
                         chunk: Arc::clone(chunk),
                         freq: 0,
                         queue,
+                        version,
                     },
                 );
                 s.account(queue, cost, true);
@@ -565,7 +608,7 @@ mod tests {
             for _ in 0..8 {
                 s.spawn(|| {
                     let e = c
-                        .get_or_load((1, "k".into(), String::new()), 4096, |b| {
+                        .get_or_load((1, "k".into(), String::new()), 4096, None, |b| {
                             loads.fetch_add(1, Ordering::SeqCst);
                             std::thread::sleep(std::time::Duration::from_millis(20));
                             b.fill(7);
@@ -578,7 +621,7 @@ mod tests {
         });
         assert_eq!(loads.load(Ordering::SeqCst), 1);
         for i in 0..1000 {
-            c.get_or_load((1, format!("x{i}"), String::new()), 4096, |b| {
+            c.get_or_load((1, format!("x{i}"), String::new()), 4096, None, |b| {
                 b.fill(1);
                 Ok(true)
             })
@@ -587,7 +630,7 @@ mod tests {
         assert!(c.used() <= 16 * 4096 * 8 + 16 * 5000, "used {}", c.used());
         c.invalidate(1, "k");
         let e = c
-            .get_or_load((1, "k".into(), String::new()), 4096, |_| Ok(false))
+            .get_or_load((1, "k".into(), String::new()), 4096, None, |_| Ok(false))
             .unwrap();
         assert!(e.bytes().is_none());
     }
@@ -599,17 +642,19 @@ mod tests {
         let hot: Vec<String> = (0..16).map(|i| format!("hot{i}")).collect();
         for _ in 0..4 {
             for k in &hot {
-                c.get_or_load((2, k.clone(), String::new()), 1024, |_| Ok(true))
+                c.get_or_load((2, k.clone(), String::new()), 1024, None, |_| Ok(true))
                     .unwrap();
             }
         }
         for i in 0..5000 {
-            c.get_or_load((2, format!("scan{i}"), String::new()), 1024, |_| Ok(true))
-                .unwrap();
+            c.get_or_load((2, format!("scan{i}"), String::new()), 1024, None, |_| {
+                Ok(true)
+            })
+            .unwrap();
         }
         let mut misses = 0;
         for k in &hot {
-            c.get_or_load((2, k.clone(), String::new()), 1024, |_| {
+            c.get_or_load((2, k.clone(), String::new()), 1024, None, |_| {
                 misses += 1;
                 Ok(true)
             })

@@ -18,6 +18,10 @@ pub(crate) struct DirtyCell {
     pub data: Mutex<Vec<u8>>,
     /// Insertion order (oldest are flushed first).
     pub seq: u64,
+    /// Elements written into the cell since it was loaded (overlapping
+    /// writes count twice): once it reaches the cell's element count the
+    /// cell is probably complete and is written out early.
+    pub written: AtomicU64,
 }
 
 /// The dirty chunks of an array.
@@ -65,6 +69,7 @@ impl DirtyBuffer {
         let cell = Arc::new(DirtyCell {
             data: Mutex::new(data),
             seq: self.seq.fetch_add(1, Ordering::Relaxed),
+            written: AtomicU64::new(0),
         });
         if let Some(old) = self.map.lock().insert(key, Arc::clone(&cell)) {
             self.bytes

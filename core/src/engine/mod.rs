@@ -56,7 +56,19 @@ pub(crate) struct ArrayShared {
     modes: Mutex<Modes>,
 }
 
-type RegistryKey = (String, String);
+/// The store's identity joined with the node path: one array reached through
+/// two store roots (a directory, and a store opened at its subdirectory) is
+/// one entry.
+type RegistryKey = String;
+
+fn registry_key(store: &StoreRef, path: &str) -> RegistryKey {
+    let id = store.identity();
+    match (path.is_empty(), id.ends_with('/')) {
+        (true, _) => id,
+        (false, true) => format!("{id}{path}"),
+        (false, false) => format!("{id}/{path}"),
+    }
+}
 
 static REGISTRY: Mutex<Option<HashMap<RegistryKey, Weak<ArrayShared>>>> = Mutex::new(None);
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -73,7 +85,7 @@ impl ArrayShared {
         meta: ArrayMetadata,
         mode: Mode,
     ) -> Result<Arc<ArrayShared>, Error> {
-        let key = (store.identity(), path.to_string());
+        let key = registry_key(store, path);
         let mut reg = REGISTRY.lock();
         let map = reg.get_or_insert_with(HashMap::new);
         let shared = match map.get(&key).and_then(Weak::upgrade) {
@@ -146,7 +158,7 @@ impl ArrayShared {
     /// Number of open (read, write) handles of `(store, path)` in this
     /// process, without registering one.
     pub(crate) fn handles_of(store: &StoreRef, path: &str) -> (usize, usize) {
-        let key = (store.identity(), path.to_string());
+        let key = registry_key(store, path);
         let reg = REGISTRY.lock();
         reg.as_ref()
             .and_then(|m| m.get(&key))
@@ -154,24 +166,28 @@ impl ArrayShared {
             .map_or((0, 0), |s| s.open_handles())
     }
 
-    /// Paths of arrays at or under `prefix` (a node path, "" for all) of this
-    /// store that have open handles in this process.
+    /// Paths (relative to `store`) of arrays at or under `prefix` (a node
+    /// path, "" for all) of this store that have open handles in this
+    /// process, including handles opened through another root of the same
+    /// storage.
     pub(crate) fn open_under(store: &StoreRef, prefix: &str) -> Vec<String> {
-        let id = store.identity();
+        let root = registry_key(store, "");
+        let base = registry_key(store, prefix);
         let reg = REGISTRY.lock();
         let mut out: Vec<String> = reg
             .iter()
             .flat_map(|m| m.iter())
-            .filter(|((sid, p), _)| {
-                *sid == id
-                    && (prefix.is_empty()
-                        || p == prefix
-                        || p.strip_prefix(prefix).is_some_and(|r| r.starts_with('/')))
+            .filter(|(k, _)| {
+                *k == &base
+                    || k.strip_prefix(base.as_str())
+                        .is_some_and(|r| r.starts_with('/'))
+                    || (base.ends_with('/') && k.starts_with(base.as_str()))
             })
-            .filter_map(|((_, p), w)| {
+            .filter_map(|(k, w)| {
                 let s = w.upgrade()?;
                 let (r, wr) = s.open_handles();
-                (r + wr > 0).then(|| p.clone())
+                let rel = k.strip_prefix(root.as_str())?.trim_start_matches('/');
+                (r + wr > 0).then(|| rel.to_string())
             })
             .collect();
         out.sort();

@@ -204,6 +204,8 @@ impl DirectoryStore {
             Ok(fd) => return Ok(Some(fd)),
             Err(e) if e.kind() == io::ErrorKind::NotFound && create => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            // A component is a file: there is no such directory.
+            Err(e) if !create && e.raw_os_error() == Some(libc::ENOTDIR) => return Ok(None),
             Err(e) => return Err(StoreError::io(dir, "open directory", e)),
         }
         // Create component by component, each relative to its parent.
@@ -414,6 +416,44 @@ impl Store for DirectoryStore {
         }
     }
 
+    fn version(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        validate_key(key)?;
+        let c = cstr(key).map_err(|e| StoreError::io(key, "stat", e))?;
+        // SAFETY: `statx` is a plain C struct for which all-zero is valid.
+        let mut st: libc::statx = unsafe { std::mem::zeroed() };
+        // SAFETY: valid descriptor, NUL-terminated path and out-pointer. The
+        // call only reads metadata (no data is exposed), and does not follow a
+        // final symbolic link.
+        let rc = unsafe {
+            libc::statx(
+                self.root_fd.as_raw_fd(),
+                c.as_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+                libc::STATX_INO | libc::STATX_MTIME | libc::STATX_SIZE,
+                &mut st,
+            )
+        };
+        if rc != 0 {
+            let e = io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::ENOENT) | Some(libc::ENOTDIR) => Ok(None),
+                _ => Err(StoreError::io(key, "stat", e)),
+            };
+        }
+        // Atomic replacement renames a new inode over the key, so the inode
+        // number (with the modification time and size against inode reuse)
+        // identifies the value.
+        let mut h = st.stx_ino;
+        for v in [
+            st.stx_mtime.tv_sec as u64,
+            st.stx_mtime.tv_nsec as u64,
+            st.stx_size,
+        ] {
+            h = h.rotate_left(21) ^ v.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+        Ok(Some(h))
+    }
+
     fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         validate_key(key)?;
         self.check_writable("write", key)?;
@@ -421,17 +461,27 @@ impl Store for DirectoryStore {
         let dfd = self
             .dir_fd(dir, true)?
             .ok_or_else(|| StoreError::io(key, "write", io::ErrorKind::NotFound.into()))?;
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let tmp = format!(".{name}{TEMP_MARKER}{}.{n}", std::process::id());
-        let tmp_c = cstr(&tmp).map_err(|e| StoreError::io(key, "write", e))?;
         let name_c = cstr(name).map_err(|e| StoreError::io(key, "write", e))?;
-        let fd = open_beneath(
-            dfd.as_raw_fd(),
-            &tmp,
-            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
-            0o666,
-        )
-        .map_err(|e| StoreError::io(key, "create temporary", e))?;
+        // A name already taken (a crashed writer whose pid we reuse, or
+        // another store handle of this directory in this process) is skipped.
+        let mut attempts = 0;
+        let (fd, tmp_c) = loop {
+            let n = self.counter.fetch_add(1, Ordering::Relaxed);
+            let tmp = format!(".{name}{TEMP_MARKER}{}.{n}", std::process::id());
+            let tmp_c = cstr(&tmp).map_err(|e| StoreError::io(key, "write", e))?;
+            match open_beneath(
+                dfd.as_raw_fd(),
+                &tmp,
+                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
+                0o666,
+            ) {
+                Ok(fd) => break (fd, tmp_c),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 1000 => {
+                    attempts += 1
+                }
+                Err(e) => return Err(StoreError::io(key, "create temporary", e)),
+            }
+        };
         let mut f = File::from(fd);
         let written =
             f.write_all(value)

@@ -15,9 +15,11 @@ use super::{ByteRange, Bytes, ListDir, Store, StoreError};
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     name: String,
-    map: RwLock<BTreeMap<String, Bytes>>,
+    /// Values with a version number that is new for every `set`.
+    map: RwLock<BTreeMap<String, (Bytes, u64)>>,
 }
 
+static VERSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 static NAMED: Mutex<Option<HashMap<String, Weak<MemoryStore>>>> = Mutex::new(None);
 
 impl MemoryStore {
@@ -58,7 +60,7 @@ impl Store for MemoryStore {
 
     fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
         validate_key(key)?;
-        Ok(self.map.read().get(key).cloned())
+        Ok(self.map.read().get(key).map(|(b, _)| b.clone()))
     }
 
     fn get_range(&self, key: &str, range: ByteRange) -> Result<Option<Bytes>, StoreError> {
@@ -79,11 +81,17 @@ impl Store for MemoryStore {
         Ok(self.get(key)?.map(|v| v.len() as u64))
     }
 
+    fn version(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        validate_key(key)?;
+        Ok(self.map.read().get(key).map(|(_, v)| *v))
+    }
+
     fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         validate_key(key)?;
+        let version = VERSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.map
             .write()
-            .insert(key.to_string(), Bytes::copy_from_slice(value));
+            .insert(key.to_string(), (Bytes::copy_from_slice(value), version));
         Ok(())
     }
 

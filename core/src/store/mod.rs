@@ -43,7 +43,7 @@ impl ByteRange {
                 let end = offset.checked_add(len)?;
                 (end <= size).then_some((offset, end))
             }
-            ByteRange::Suffix(n) => (n <= size).then_some((size - n, size)),
+            ByteRange::Suffix(n) => size.checked_sub(n).map(|start| (start, size)),
         }
     }
 }
@@ -51,7 +51,9 @@ impl ByteRange {
 impl fmt::Display for ByteRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            ByteRange::Range { offset, len } => write!(f, "{offset}..{}", offset + len),
+            ByteRange::Range { offset, len } => {
+                write!(f, "{offset}..{}", offset.saturating_add(len))
+            }
             ByteRange::Suffix(n) => write!(f, "last {n} bytes"),
         }
     }
@@ -136,6 +138,16 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// the same directory), used to share per-array state in a process.
     fn identity(&self) -> String {
         self.describe()
+    }
+
+    /// A cheap version tag of the value at `key` that changes whenever the
+    /// value is replaced (by this process or another); `None` when the key
+    /// is missing or the store cannot tell cheaply. The decoded-chunk cache
+    /// checks it on every hit, so a long-lived reader never serves a chunk
+    /// that another process has since rewritten.
+    fn version(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        let _ = key;
+        Ok(None)
     }
 
     /// Whether reads are cheap enough that fetching inside a decode task is

@@ -15,6 +15,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
@@ -37,11 +38,10 @@ struct Archive {
     entries: BTreeMap<String, Entry>,
 }
 
-#[allow(clippy::enum_variant_names)]
 enum Staged {
     Value(Bytes),
     Deleted,
-    NotStaged,
+    Absent,
 }
 
 #[derive(Debug)]
@@ -52,10 +52,15 @@ struct Staging {
     dirty: bool,
 }
 
+/// Distinguishes the staging areas of handles in one process.
+static NEXT_HANDLE: AtomicU64 = AtomicU64::new(0);
+
 /// A zip-file store.
 #[derive(Debug)]
 pub struct ZipStore {
     path: PathBuf,
+    /// `PID.N`, unique to this handle: names its staging area and temporaries.
+    handle: String,
     archive: RwLock<Option<Archive>>,
     staging: Mutex<Option<Staging>>,
     writable: bool,
@@ -130,6 +135,11 @@ impl ZipStore {
         };
         Ok(ZipStore {
             path,
+            handle: format!(
+                "{}.{}",
+                std::process::id(),
+                NEXT_HANDLE.fetch_add(1, Ordering::Relaxed)
+            ),
             archive: RwLock::new(archive),
             staging: Mutex::new(None),
             writable,
@@ -142,10 +152,8 @@ impl ZipStore {
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
-        self.path.with_file_name(format!(
-            ".{name}{TEMP_MARKER}{}.staging",
-            std::process::id()
-        ))
+        self.path
+            .with_file_name(format!(".{name}{TEMP_MARKER}{}.staging", self.handle))
     }
 
     fn with_staging<T>(
@@ -189,7 +197,7 @@ impl ZipStore {
                 return Ok(Staged::Deleted);
             }
         }
-        Ok(Staged::NotStaged)
+        Ok(Staged::Absent)
     }
 
     fn archive_get(
@@ -258,6 +266,11 @@ impl ZipStore {
     /// Writes the archive (old entries not deleted or replaced, plus staged
     /// values) to a temporary file and renames it over the zip.
     fn rebuild(&self, st: &mut Staging) -> Result<(), StoreError> {
+        // Start from the archive as it is now: another handle may have
+        // rebuilt it since this one read it.
+        if self.path.exists() {
+            *self.archive.write() = Some(read_archive(&self.path)?);
+        }
         let keys = self.all_keys_locked(st)?;
         let tmp = self.path.with_file_name(format!(
             ".{}{TEMP_MARKER}{}.zip",
@@ -265,7 +278,7 @@ impl ZipStore {
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_default(),
-            std::process::id()
+            self.handle
         ));
         let loc = self.path.display().to_string();
         let result = (|| -> Result<(), StoreError> {
@@ -366,7 +379,7 @@ impl Store for ZipStore {
         match self.staged(key)? {
             Staged::Value(v) => Ok(Some(v)),
             Staged::Deleted => Ok(None),
-            Staged::NotStaged => self.archive_get(key, None),
+            Staged::Absent => self.archive_get(key, None),
         }
     }
 
@@ -385,7 +398,7 @@ impl Store for ZipStore {
                 Ok(Some(v.slice(s as usize..e as usize)))
             }
             Staged::Deleted => Ok(None),
-            Staged::NotStaged => self.archive_get(key, Some(range)),
+            Staged::Absent => self.archive_get(key, Some(range)),
         }
     }
 
@@ -394,7 +407,7 @@ impl Store for ZipStore {
         match self.staged(key)? {
             Staged::Value(v) => return Ok(Some(v.len() as u64)),
             Staged::Deleted => return Ok(None),
-            Staged::NotStaged => {}
+            Staged::Absent => {}
         }
         Ok(self
             .archive

@@ -207,6 +207,30 @@ fn int_to_f32(i: i128) -> f32 {
     i as f32
 }
 
+/// `f64` → `f16` rounded once, to nearest even, as NumPy's
+/// `npy_double_to_half` does. (`half::f16::from_f64` rounds twice on x86 —
+/// through `f32` with F16C, or by dropping the low mantissa word in its
+/// fallback — and so differs from NumPy on values just past a tie.) The
+/// value is first narrowed to `f32` rounding to odd, which keeps enough
+/// information for the second rounding to be exact: `f32` has more than
+/// two bits of precision beyond `f16`'s.
+fn f64_to_f16(x: f64) -> f16 {
+    let f = x as f32;
+    if x.is_nan() || f as f64 == x || f.is_infinite() {
+        return f16::from_f32(f);
+    }
+    // Inexact: truncate toward zero, then set the lowest bit (round to odd).
+    let mut bits = f.to_bits();
+    if (f as f64).abs() > x.abs() {
+        bits -= 1;
+    }
+    if bits & 0x7fff_ffff == 0 {
+        // Truncated to zero: the smallest subnormal of x's sign stands for it.
+        bits |= 1;
+    }
+    f16::from_f32(f32::from_bits(bits | 1))
+}
+
 fn int_to_f16(i: i128) -> f16 {
     // NumPy converts integers to half through float (npy_float_to_half
     // of (float)x); every integer that fits float16's range is exact in f32
@@ -247,8 +271,8 @@ fn write(dt: DataType, v: Val, out: &mut [u8]) {
         Float16 => {
             let h = match v {
                 Val::Int(i) => int_to_f16(i),
-                Val::Float(f) => f16::from_f64(f),
-                Val::Complex(r, _) => f16::from_f64(r),
+                Val::Float(f) => f64_to_f16(f),
+                Val::Complex(r, _) => f64_to_f16(r),
             };
             put!(h.to_bits(), out)
         }
@@ -463,6 +487,24 @@ mod tests {
         assert_eq!(f32_from(&c[4..]), 0.0);
         let b = cast_one(&[1], Bool, Float64);
         assert_eq!(b.len(), 8);
+    }
+
+    #[test]
+    fn f64_to_f16_rounds_once() {
+        // Just past a tie: NumPy gives -905.5 and 859.5 (one rounding);
+        // rounding through f32 first gives -905.0 and 860.0.
+        assert_eq!(f64_to_f16(-905.2500068874787).to_f64(), -905.5);
+        assert_eq!(f64_to_f16(859.7499845212891).to_f64(), 859.5);
+        // Exact ties round to even, overflow to inf, tiny to zero, NaN stays.
+        assert_eq!(f64_to_f16(905.25).to_f64(), 905.0);
+        assert_eq!(f64_to_f16(65520.0).to_f64(), f64::INFINITY);
+        assert_eq!(f64_to_f16(65519.99).to_f64(), 65504.0);
+        assert_eq!(f64_to_f16(1e-30).to_bits(), 0);
+        assert_eq!(f64_to_f16(-1e-30).to_bits(), 0x8000);
+        assert_eq!(f64_to_f16(2f64.powi(-25) * 1.000_000_1).to_bits(), 1);
+        assert_eq!(f64_to_f16(2f64.powi(-25)).to_bits(), 0);
+        assert!(f64_to_f16(f64::NAN).is_nan());
+        assert_eq!(f64_to_f16(1e300).to_f64(), f64::INFINITY);
     }
 
     fn native_bytes_i16(v: i16) -> Vec<u8> {

@@ -25,6 +25,8 @@ enum Command {
     Export(commands::export::Args),
     /// Create an array from a .npy file (and any missing parent groups).
     Import(commands::import::Args),
+    /// Transpose, rechunk, re-encode or convert an array into another, out of core.
+    Copy(commands::copy::Args),
     /// Mount a store as a filesystem: groups are directories, arrays .npy/.raw/.json files.
     Mount(commands::mount::MountArgs),
     /// Store pending writes and unmount a mount made by `zarrcore mount`.
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Command::Tree(a) => commands::tree::run(a),
         Command::Export(a) => commands::export::run(a),
         Command::Import(a) => commands::import::run(a),
+        Command::Copy(a) => commands::copy::run(a),
         Command::Mount(a) => commands::mount::run(a),
         Command::Umount(a) => commands::mount::run_umount(a),
     };

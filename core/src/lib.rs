@@ -26,6 +26,7 @@ pub mod hierarchy;
 pub mod metadata;
 pub mod nd;
 pub mod npy;
+pub mod ops;
 pub mod store;
 pub mod util;
 

@@ -29,6 +29,8 @@ enum Command {
     Mount(commands::mount::MountArgs),
     /// Store pending writes and unmount a mount made by `zarrcore mount`.
     Umount(commands::mount::UmountArgs),
+    /// Validate metadata and decode every chunk; report (and repair) problems.
+    Check(commands::check::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Import(a) => commands::import::run(a),
         Command::Mount(a) => commands::mount::run(a),
         Command::Umount(a) => commands::mount::run_umount(a),
+        Command::Check(a) => commands::check::run(a),
     };
     match result {
         Ok(code) => code,

@@ -79,7 +79,8 @@ fn cli_refuses_paths_out_of_the_store() {
         "1,2,3",
         "a:b",
     ] {
-        let o = run(&["export", s, "ok", out, "--region", r]);
+        let arg = format!("--region={r}");
+        let o = run(&["export", s, "ok", out, &arg]);
         assert!(!o.status.success(), "--region {r:?} succeeded");
         assert!(
             stderr(&o).starts_with("zarrcore: error: "),
@@ -90,6 +91,6 @@ fn cli_refuses_paths_out_of_the_store() {
     assert_eq!(tree(top), before);
     assert_eq!(std::fs::read(outside.join("secret")).unwrap(), b"secret");
     // A leading "/" is the store root.
-    let o = run(&["export", s, "/ok", out, "--region", "-2:,:3"]);
+    let o = run(&["export", s, "/ok", out, "--region=-2:,:3"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }

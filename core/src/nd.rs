@@ -191,6 +191,7 @@ fn span(strides: &[isize], count: &[usize], elem: usize) -> (isize, isize) {
 ///
 /// Panics if the block does not fit either buffer (a bug in the caller's
 /// geometry, never reachable from input that passed validation).
+#[allow(clippy::too_many_arguments)]
 pub fn copy_strided(
     src: &[u8],
     src_off: usize,

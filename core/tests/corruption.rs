@@ -242,6 +242,8 @@ fn configs() -> Vec<Config> {
     ]
 }
 
+/// The array's values, in native byte order (what `write_region` takes).
+#[allow(clippy::host_endian_bytes)]
 fn data() -> Vec<u8> {
     (0..SHAPE[0] * SHAPE[1])
         .flat_map(|i| (((i * 7919) % 1000) as u16 + 1).to_ne_bytes())
@@ -277,6 +279,8 @@ fn bomb(format: DeflateFormat, n: usize) -> Vec<u8> {
         .encode(&vec![0u8; n])
         .unwrap()
 }
+
+type Entries = Vec<(u64, u64)>;
 
 /// Index entries of a shard, and a way to write them back (with a fresh
 /// CRC-32C when the index has one, so the entries themselves are what is
@@ -411,7 +415,7 @@ fn corruptions(cfg: &Config, orig: &[u8], decoded_chunk: &[u8]) -> Vec<(String, 
     }
     if let Some(l) = cfg.shard {
         let e = index_entries(orig, l);
-        let mut set = |what: &str, f: &dyn Fn(&mut Vec<(u64, u64)>)| {
+        let mut set = |what: &str, f: &dyn Fn(&mut Entries)| {
             let mut x = e.clone();
             f(&mut x);
             v.push((format!("index: {what}"), with_entries(orig, l, &x), true));

@@ -40,6 +40,7 @@ struct Archive {
     entries: BTreeMap<String, Entry>,
 }
 
+#[allow(clippy::enum_variant_names)]
 enum Staged {
     Value(Bytes),
     Deleted,

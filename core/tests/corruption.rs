@@ -319,6 +319,35 @@ fn with_entries(shard: &[u8], l: ShardLayout, entries: &[(u64, u64)]) -> Vec<u8>
     out
 }
 
+/// The shard with inner chunk `i`'s bytes replaced (the index rebuilt to
+/// match, with a fresh checksum when it has one).
+fn replace_inner(orig: &[u8], l: ShardLayout, i: usize, bytes: &[u8]) -> Vec<u8> {
+    let e = index_entries(orig, l);
+    let idx_len = l.entries * 16 + if l.crc { 4 } else { 0 };
+    let base = if l.at_start { idx_len as u64 } else { 0 };
+    let mut data = Vec::new();
+    let mut entries = Vec::new();
+    for (k, &(o, n)) in e.iter().enumerate() {
+        let part: &[u8] = if k == i {
+            bytes
+        } else if o == u64::MAX {
+            entries.push((u64::MAX, u64::MAX));
+            continue;
+        } else {
+            &orig[o as usize..(o + n) as usize]
+        };
+        entries.push((base + data.len() as u64, part.len() as u64));
+        data.extend_from_slice(part);
+    }
+    let placeholder = vec![0u8; idx_len];
+    let shard = if l.at_start {
+        [&placeholder[..], &data[..]].concat()
+    } else {
+        [&data[..], &placeholder[..]].concat()
+    };
+    with_entries(&shard, l, &entries)
+}
+
 /// Every corruption of `orig` for a config: `(name, bytes, must_fail)`.
 fn corruptions(cfg: &Config, orig: &[u8], decoded_chunk: &[u8]) -> Vec<(String, Vec<u8>, bool)> {
     let n = orig.len();
@@ -374,6 +403,11 @@ fn corruptions(cfg: &Config, orig: &[u8], decoded_chunk: &[u8]) -> Vec<(String, 
         v.push((
             "zstd frame claiming 4 GiB".into(),
             zstd_claiming(4 << 30, &orig[..n.min(100)]),
+            true,
+        ));
+        v.push((
+            "40-byte zstd frame claiming 4 GiB".into(),
+            zstd_claiming(4 << 30, &[7; 24]),
             true,
         ));
         v.push((
@@ -443,6 +477,30 @@ fn corruptions(cfg: &Config, orig: &[u8], decoded_chunk: &[u8]) -> Vec<(String, 
             let at = if l.at_start { 3 } else { n - 10 };
             b[at] ^= 1;
             v.push(("index checksum mismatch".into(), b, true));
+        }
+        // Inner chunks whose own headers or streams claim far more than
+        // an inner chunk (the index is valid).
+        let inner: Vec<(&str, Vec<u8>)> = if name.contains("inner zstd") {
+            vec![
+                (
+                    "inner zstd frame claiming 4 GiB",
+                    zstd_claiming(4 << 30, &[0; 24]),
+                ),
+                (
+                    "inner zstd frame without size, 64 MiB of zeros",
+                    zstd::stream::encode_all(std::io::Cursor::new(vec![0u8; 64 << 20]), 3).unwrap(),
+                ),
+            ]
+        } else if name.contains("inner gzip") {
+            vec![(
+                "inner gzip bomb (64 MiB of zeros)",
+                bomb(DeflateFormat::Gzip, 64 << 20),
+            )]
+        } else {
+            vec![("inner chunk of 256 KiB", vec![0u8; 256 << 10])]
+        };
+        for (what, b) in inner {
+            v.push((what.to_string(), replace_inner(orig, l, 0, &b), true));
         }
         let idx_len = l.entries * 16 + if l.crc { 4 } else { 0 };
         v.push((

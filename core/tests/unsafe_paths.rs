@@ -38,9 +38,13 @@ impl Lcg {
     }
 }
 
+/// Iterations: fewer under Miri, and under valgrind (which the reliability
+/// suite signals with `ZARRCORE_TEST_LIGHT`).
 fn iters(normal: usize, miri: usize) -> usize {
     if cfg!(miri) {
         miri
+    } else if std::env::var_os("ZARRCORE_TEST_LIGHT").is_some() {
+        normal / 4
     } else {
         normal
     }
@@ -345,12 +349,12 @@ fn blosc_ffi_round_trips_from_many_threads() {
         for (t, &cname) in cnames.iter().enumerate() {
             s.spawn(move || {
                 let mut rng = Lcg(t as u64 + 10);
-                for i in 0..60 {
+                for i in 0..iters(60, 0) {
                     let typesize = [1usize, 2, 4, 8, 3, 16][i % 6];
                     let len = match i % 5 {
                         0 => 0,
                         1 => rng.below(64) as usize,
-                        _ => rng.below(70_000) as usize,
+                        _ => rng.below(if iters(4, 0) < 4 { 20_000 } else { 70_000 }) as usize,
                     };
                     let data: Vec<u8> = (0..len)
                         .map(|k| ((k / 7) as u64 ^ rng.below(4)) as u8)

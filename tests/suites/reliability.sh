@@ -25,6 +25,16 @@ echo "reliability: import killed with SIGKILL, $iters times per scenario"
 ZARRCORE_BIN="$bin" ZARRCORE_CRASH_ITERS="$iters" timeout 1200 \
   cargo test --quiet -p zarrcore-cli --test crash_import -- --nocapture
 
+if command -v valgrind >/dev/null; then
+  echo "reliability: unsafe-code tests under valgrind memcheck"
+  exe=$(cargo test --quiet -p zarrcore --test unsafe_paths --no-run 2>&1 \
+        | grep -o 'target/debug/deps/unsafe_paths-[0-9a-f]*' | head -1)
+  ZARRCORE_TEST_LIGHT=1 ZARRCORE_THREADS=2 timeout 1200 \
+    valgrind --error-exitcode=99 -q "$exe" --test-threads=2 -q
+else
+  echo "reliability: valgrind not installed; memcheck run skipped"
+fi
+
 if [[ -n "${ZARRCORE_FUZZ_SECS:-}" ]]; then
   bash fuzz/run.sh "$ZARRCORE_FUZZ_SECS"
 fi

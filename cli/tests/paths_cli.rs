@@ -93,4 +93,9 @@ fn cli_refuses_paths_out_of_the_store() {
     // A leading "/" is the store root.
     let o = run(&["export", s, "/ok", out, "--region=-2:,:3"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // Negative starts need no `=`.
+    let o = run(&["export", s, "ok", out, "--region", "-2:,-3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let h = zarrcore::npy::parse_header(&std::fs::read(out).unwrap()).unwrap();
+    assert_eq!(h.shape, vec![2, 1]);
 }

@@ -11,7 +11,8 @@
 # checks; no ASan). Every run limits single allocations (-malloc_limit_mb)
 # so a decoder that trusts a size header fails as a crash.
 # Crashing inputs land in fuzz/artifacts/TARGET/; the summary goes to
-# fuzz/results/last-run.txt. Keep the machine's load in mind: one job.
+# fuzz/results/last-run.txt (appended). Keep the machine's load in mind: one
+# job.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
@@ -29,13 +30,25 @@ else
   export RUSTC_BOOTSTRAP=1
   tc=(); san=(--sanitizer none); mode="stable (RUSTC_BOOTSTRAP=1), no sanitizer"
 fi
+# The C libraries behind the zstd and blosc codecs are built by `cc`; with
+# clang they can be instrumented too (coverage feedback and ASan inside
+# c-blosc and libzstd): ZARRCORE_FUZZ_CLANG=1 (needs Debian's clang).
+if [[ -n "${ZARRCORE_FUZZ_CLANG:-}" ]] && command -v clang >/dev/null; then
+  export CC=clang
+  if [[ ${#san[@]} -eq 0 ]]; then
+    export CFLAGS="-fsanitize=fuzzer-no-link,address"
+  else
+    export CFLAGS="-fsanitize=fuzzer-no-link"
+  fi
+  mode="$mode; C code instrumented by clang ($CFLAGS)"
+fi
 echo "fuzz: toolchain: $mode; $secs s per target"
 
 rm -rf "$here/seeds"
 python3 "$here/seeds.py" "$fixtures" "$here/seeds"
 mkdir -p "$here/corpus" "$here/results"
 out="$here/results/last-run.txt"
-: > "$out"
+echo "# $(date -u +%FT%TZ) $mode, $secs s per target" >> "$out"
 status=0
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "seeds/$t" "artifacts/$t"

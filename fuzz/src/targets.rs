@@ -319,6 +319,10 @@ pub fn chunk(data: &[u8]) {
     }
     let mut out = vec![0u8; spec.num_bytes()];
     let _ = meta.codecs.decode_into(chunk, &spec, &mut out);
+    // Reads bypass the decoded-chunk cache: setting up a cache slab for each
+    // new chunk size costs O(32 MiB / chunk size) and would dominate every
+    // run (the cache has its own tests in core/tests/unsafe_paths.rs).
+    zarrcore::engine::cache::set_cache_budget(0);
 
     // The same bytes as the first chunk of an array in a memory store.
     let store: StoreRef = std::sync::Arc::new(MemoryStore::new());

@@ -321,6 +321,12 @@ pub struct ChunkCache {
 }
 
 fn default_budget() -> usize {
+    if let Some(b) = std::env::var("ZARRCORE_CACHE_BYTES")
+        .ok()
+        .and_then(|v| crate::util::parse_size(&v).ok())
+    {
+        return b as usize;
+    }
     let ram = {
         // SAFETY: sysconf has no preconditions.
         let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
@@ -332,12 +338,6 @@ fn default_budget() -> usize {
             8 << 30
         }
     };
-    if let Some(b) = std::env::var("ZARRCORE_CACHE_BYTES")
-        .ok()
-        .and_then(|v| crate::util::parse_size(&v).ok())
-    {
-        return b as usize;
-    }
     (ram / 8).min(1 << 30)
 }
 

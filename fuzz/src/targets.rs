@@ -427,9 +427,13 @@ pub fn region(data: &[u8]) {
     let Ok(region) = Region::parse(&text, &shape) else {
         return;
     };
-    let bytes = region
-        .check(&shape, 8, "x")
-        .expect("a parsed region fits the array");
+    let bytes = match region.check(&shape, 8, "x") {
+        Ok(b) => b,
+        // Fits the array, but its size in bytes does not fit the address
+        // space (a fuzzer find: a harness assumption, not an engine bug).
+        Err(zarrcore::error::RegionError::Overflow { .. }) => return,
+        Err(e) => panic!("a parsed region does not fit the array: {e}"),
+    };
     let elems = region.num_elements().unwrap();
     assert_eq!(bytes as u64, elems * 8);
     // Cells the region spans, bounded so a run stays fast.

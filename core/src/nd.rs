@@ -190,7 +190,6 @@ fn span(strides: &[isize], count: &[usize], elem: usize) -> (isize, isize) {
 }
 
 /// Safe strided copy: `src[src_off + ...]` to `dst[dst_off + ...]`.
-#[allow(clippy::too_many_arguments)]
 ///
 /// Panics if the block does not fit either buffer (a bug in the caller's
 /// geometry, never reachable from input that passed validation).

@@ -288,7 +288,7 @@ fn cache_slabs_from_many_threads() {
                     );
                     let fill = (key.0 as usize * 31 + key.1.len() + size) as u8;
                     let e = c
-                        .get_or_load(key.clone(), size, |buf| {
+                        .get_or_load(key.clone(), size, None, |buf| {
                             assert_eq!(buf.len(), size);
                             buf.fill(fill);
                             Ok(true)
@@ -306,15 +306,17 @@ fn cache_slabs_from_many_threads() {
     });
     // Absent chunks and loads that fail are not cached.
     let e = c
-        .get_or_load((9_999_999, "gone".into(), String::new()), 64, |_| Ok(false))
+        .get_or_load((9_999_999, "gone".into(), String::new()), 64, None, |_| {
+            Ok(false)
+        })
         .unwrap();
     assert!(e.bytes().is_none());
-    let err = c.get_or_load((9_999_998, "bad".into(), String::new()), 64, |_| {
+    let err = c.get_or_load((9_999_998, "bad".into(), String::new()), 64, None, |_| {
         Err(zarrcore::Error::invalid("load failed"))
     });
     assert!(err.is_err());
     let again = c
-        .get_or_load((9_999_998, "bad".into(), String::new()), 64, |b| {
+        .get_or_load((9_999_998, "bad".into(), String::new()), 64, None, |b| {
             b.fill(3);
             Ok(true)
         })

@@ -31,6 +31,8 @@ enum Command {
     Mount(commands::mount::MountArgs),
     /// Store pending writes and unmount a mount made by `zarrcore mount`.
     Umount(commands::mount::UmountArgs),
+    /// Validate metadata and decode every chunk; report (and repair) problems.
+    Check(commands::check::Args),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Copy(a) => commands::copy::run(a),
         Command::Mount(a) => commands::mount::run(a),
         Command::Umount(a) => commands::mount::run_umount(a),
+        Command::Check(a) => commands::check::run(a),
     };
     match result {
         Ok(code) => code,

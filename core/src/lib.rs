@@ -17,6 +17,7 @@
 //! partial writes, and a process-wide decoded-chunk cache.
 
 pub mod array;
+pub mod check;
 pub mod codec;
 pub mod dtype;
 pub mod engine;

@@ -110,8 +110,11 @@ pub unsafe fn copy_strided_raw(
             so += src_strides[d] * idx[d] as isize;
             dof += dst_strides[d] * idx[d] as isize;
         }
-        // SAFETY: every offset computed stays within the block the caller
-        // vouched for.
+        // SAFETY: every pointer dereferenced stays within the block the
+        // caller vouched for. Stepping past the last element of a row uses
+        // `wrapping_offset`: that pointer may lie outside the allocation
+        // (by a stride) and is never dereferenced; `offset` there would be
+        // undefined behaviour (found by Miri).
         unsafe {
             let mut sp = src.offset(so);
             let mut dp = dst.offset(dof);
@@ -119,36 +122,36 @@ pub unsafe fn copy_strided_raw(
                 1 => {
                     for _ in 0..n_inner {
                         *dp = *sp;
-                        sp = sp.offset(ss);
-                        dp = dp.offset(ds);
+                        sp = sp.wrapping_offset(ss);
+                        dp = dp.wrapping_offset(ds);
                     }
                 }
                 2 => {
                     for _ in 0..n_inner {
                         std::ptr::copy_nonoverlapping(sp, dp, 2);
-                        sp = sp.offset(ss);
-                        dp = dp.offset(ds);
+                        sp = sp.wrapping_offset(ss);
+                        dp = dp.wrapping_offset(ds);
                     }
                 }
                 4 => {
                     for _ in 0..n_inner {
                         std::ptr::copy_nonoverlapping(sp, dp, 4);
-                        sp = sp.offset(ss);
-                        dp = dp.offset(ds);
+                        sp = sp.wrapping_offset(ss);
+                        dp = dp.wrapping_offset(ds);
                     }
                 }
                 8 => {
                     for _ in 0..n_inner {
                         std::ptr::copy_nonoverlapping(sp, dp, 8);
-                        sp = sp.offset(ss);
-                        dp = dp.offset(ds);
+                        sp = sp.wrapping_offset(ss);
+                        dp = dp.wrapping_offset(ds);
                     }
                 }
                 _ => {
                     for _ in 0..n_inner {
                         std::ptr::copy_nonoverlapping(sp, dp, run);
-                        sp = sp.offset(ss);
-                        dp = dp.offset(ds);
+                        sp = sp.wrapping_offset(ss);
+                        dp = dp.wrapping_offset(ds);
                     }
                 }
             }
@@ -187,10 +190,10 @@ fn span(strides: &[isize], count: &[usize], elem: usize) -> (isize, isize) {
 }
 
 /// Safe strided copy: `src[src_off + ...]` to `dst[dst_off + ...]`.
-#[allow(clippy::too_many_arguments)]
 ///
 /// Panics if the block does not fit either buffer (a bug in the caller's
 /// geometry, never reachable from input that passed validation).
+#[allow(clippy::too_many_arguments)]
 pub fn copy_strided(
     src: &[u8],
     src_off: usize,

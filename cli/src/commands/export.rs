@@ -18,7 +18,7 @@ pub struct Args {
     /// Output .npy file.
     pub out: PathBuf,
     /// Region to export, numpy-style per axis: `0:10,5:20` (missing axes are whole).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub region: Option<String>,
 }
 

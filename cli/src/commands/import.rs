@@ -90,6 +90,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if let Some(v) = &args.fill {
         b = b.fill_value(FillValue::parse_user(v, h.dtype).map_err(anyhow::Error::msg)?);
     }
+    // Refuse a bad array path before the store is created.
+    zarrcore::store::normalize_path(&args.path)?;
     let store = super::open_write(&args.store)?;
     let a = b.create(&store, &args.path)?;
     let m = a.metadata();

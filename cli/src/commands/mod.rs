@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod check;
 pub mod copy;
 pub mod export;
 pub mod import;

@@ -115,7 +115,10 @@ impl Region {
                     }
                     None => {
                         let a = parse_index(p, dim)?;
-                        (a, a + 1)
+                        let b = a
+                            .checked_add(1)
+                            .ok_or_else(|| format!("index {a} is out of range for size {dim}"))?;
+                        (a, b)
                     }
                 },
             };

@@ -84,26 +84,44 @@ impl DeflateCodec {
         }
     }
 
-    fn reader<'a>(&self, input: &'a [u8]) -> Box<dyn Read + 'a> {
-        match self.format {
-            DeflateFormat::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
-            DeflateFormat::Zlib => Box::new(flate2::read::ZlibDecoder::new(input)),
+    /// Runs `f` on a decoder reading `input`; afterwards every input byte
+    /// must have been consumed (bytes after the end of a zlib stream, or
+    /// after the last gzip member, are corruption, not padding).
+    fn with_reader<T>(
+        &self,
+        input: &[u8],
+        f: impl FnOnce(&mut dyn Read) -> Result<T, CodecError>,
+    ) -> Result<T, CodecError> {
+        let (v, left) = match self.format {
+            DeflateFormat::Gzip => {
+                let mut d = flate2::bufread::MultiGzDecoder::new(input);
+                (f(&mut d)?, d.get_ref().len())
+            }
+            DeflateFormat::Zlib => {
+                let mut d = flate2::bufread::ZlibDecoder::new(input);
+                (f(&mut d)?, d.get_ref().len())
+            }
+        };
+        if left != 0 {
+            return Err(self.err(format!("{left} bytes follow the end of the stream")));
         }
+        Ok(v)
     }
 
     pub(crate) fn decode_into(&self, input: &[u8], out: &mut [u8]) -> Result<(), CodecError> {
-        let mut r = self.reader(input);
-        r.read_exact(out)
-            .map_err(|e| self.err(format!("could not decode {} bytes: {e}", out.len())))?;
-        let mut extra = [0u8; 1];
-        match r.read(&mut extra) {
-            Ok(0) => Ok(()),
-            Ok(_) => Err(self.err(format!(
-                "decoded data is longer than the expected {} bytes",
-                out.len()
-            ))),
-            Err(e) => Err(self.err(e)),
-        }
+        self.with_reader(input, |r| {
+            r.read_exact(out)
+                .map_err(|e| self.err(format!("could not decode {} bytes: {e}", out.len())))?;
+            let mut extra = [0u8; 1];
+            match r.read(&mut extra) {
+                Ok(0) => Ok(()),
+                Ok(_) => Err(self.err(format!(
+                    "decoded data is longer than the expected {} bytes",
+                    out.len()
+                ))),
+                Err(e) => Err(self.err(e)),
+            }
+        })
     }
 
     pub(crate) fn decode<'a>(
@@ -118,14 +136,16 @@ impl DeflateCodec {
                 Ok(Cow::Owned(out))
             }
             DecodedSize::AtMost(max) => {
-                let mut out = Vec::new();
-                self.reader(input)
-                    .take(max as u64 + 1)
-                    .read_to_end(&mut out)
-                    .map_err(|e| self.err(e))?;
-                if out.len() > max {
-                    return Err(self.err(format!("decoded data exceeds {max} bytes")));
-                }
+                let out = self.with_reader(input, |r| {
+                    let mut out = Vec::new();
+                    r.take(max as u64 + 1)
+                        .read_to_end(&mut out)
+                        .map_err(|e| self.err(e))?;
+                    if out.len() > max {
+                        return Err(self.err(format!("decoded data exceeds {max} bytes")));
+                    }
+                    Ok(out)
+                })?;
                 Ok(Cow::Owned(out))
             }
         }

@@ -56,9 +56,10 @@ impl Slab {
         let mut segs = self.segments.lock();
         let map = memmap2::MmapMut::map_anon(self.slot * self.per_segment).ok()?;
         // Fewer page faults and TLB misses for large decoded chunks; a hint
-        // only (ignored where transparent huge pages are off). Not for small
-        // slots: a huge page would make every touched slot cost 2 MiB.
-        if self.slot >= 1 << 20 {
+        // only (ignored where transparent huge pages are off; skipped under
+        // Miri, which cannot run madvise). Not for small slots: a huge page
+        // would make every touched slot cost 2 MiB.
+        if !cfg!(miri) && self.slot >= 1 << 20 {
             let _ = map.advise(memmap2::Advice::HugePage);
         }
         segs.push(map);
@@ -130,6 +131,10 @@ impl Drop for SlabBuf {
 
 /// `madvise(MADV_DONTNEED)` on the whole pages inside `[ptr, ptr + len)`.
 fn release_pages(ptr: *mut u8, len: usize) {
+    if cfg!(miri) {
+        // A hint only (Miri cannot run madvise).
+        return;
+    }
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
     let start = (ptr as usize).div_ceil(page) * page;
@@ -321,6 +326,12 @@ pub struct ChunkCache {
 }
 
 fn default_budget() -> usize {
+    if let Some(b) = std::env::var("ZARRCORE_CACHE_BYTES")
+        .ok()
+        .and_then(|v| crate::util::parse_size(&v).ok())
+    {
+        return b as usize;
+    }
     let ram = {
         // SAFETY: sysconf has no preconditions.
         let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
@@ -332,12 +343,6 @@ fn default_budget() -> usize {
             8 << 30
         }
     };
-    if let Some(b) = std::env::var("ZARRCORE_CACHE_BYTES")
-        .ok()
-        .and_then(|v| crate::util::parse_size(&v).ok())
-    {
-        return b as usize;
-    }
     (ram / 8).min(1 << 30)
 }
 

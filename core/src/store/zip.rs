@@ -35,9 +35,12 @@ struct Entry {
 #[derive(Debug)]
 struct Archive {
     file: File,
+    /// The zip file's length: no entry's data may reach past it.
+    file_len: u64,
     entries: BTreeMap<String, Entry>,
 }
 
+#[allow(clippy::enum_variant_names)]
 enum Staged {
     Value(Bytes),
     Deleted,
@@ -117,7 +120,12 @@ fn read_archive(path: &Path) -> Result<Archive, StoreError> {
             },
         );
     }
-    Ok(Archive { file, entries })
+    let file_len = file.metadata().map_err(|e| open_err(path, e))?.len();
+    Ok(Archive {
+        file,
+        file_len,
+        entries,
+    })
 }
 
 impl ZipStore {
@@ -222,6 +230,27 @@ impl ZipStore {
                     size: e.size,
                 })?,
         };
+        // Sizes come from the (untrusted) central directory: check them
+        // against the file before allocating anything.
+        let bad = |what: String| StoreError::Backend {
+            key: key.to_string(),
+            message: format!("corrupt zip entry: {what}"),
+        };
+        if e.data_start
+            .checked_add(e.compressed)
+            .is_none_or(|end| end > ar.file_len)
+        {
+            return Err(bad(format!(
+                "{} bytes at offset {} lie outside the {}-byte file",
+                e.compressed, e.data_start, ar.file_len
+            )));
+        }
+        if !e.deflated && e.size != e.compressed {
+            return Err(bad(format!(
+                "stored entry of {} bytes claims {} bytes",
+                e.compressed, e.size
+            )));
+        }
         if !e.deflated {
             let mut buf = vec![0u8; (end - start) as usize];
             ar.file
@@ -233,7 +262,11 @@ impl ZipStore {
         ar.file
             .read_exact_at(&mut comp, e.data_start)
             .map_err(|err| StoreError::io(key, "read", err))?;
-        let mut out = Vec::with_capacity(e.size as usize);
+        // DEFLATE expands at most 1032:1; the claimed size is only a hint.
+        let cap = e
+            .size
+            .min(e.compressed.saturating_mul(1032).saturating_add(64));
+        let mut out = Vec::with_capacity(cap as usize);
         flate2::read::DeflateDecoder::new(&comp[..])
             .take(e.size)
             .read_to_end(&mut out)

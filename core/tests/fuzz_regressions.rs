@@ -1,0 +1,109 @@
+//! Replays, on stable and without libFuzzer, every input saved in
+//! `fuzz/regressions/<target>/` (each crash the fuzzers found, kept after
+//! its fix) through the same target code the fuzzers run
+//! (`fuzz/src/targets.rs`), plus the fixture corpus's metadata documents and
+//! `.npy` headers as a smoke test of the targets themselves.
+
+mod common;
+
+#[allow(dead_code, missing_docs, clippy::all)]
+#[path = "../../fuzz/src/targets.rs"]
+mod targets;
+
+use std::path::Path;
+
+type Target = fn(&[u8]);
+
+const TARGETS: &[(&str, Target)] = &[
+    ("metadata_v2", targets::metadata_v2),
+    ("metadata_v3", targets::metadata_v3),
+    ("decode_zstd", targets::decode_zstd),
+    ("decode_blosc", targets::decode_blosc),
+    ("decode_gzip", targets::decode_gzip),
+    ("decode_zlib", targets::decode_zlib),
+    ("decode_lz4", targets::decode_lz4),
+    ("decode_crc32c", targets::decode_crc32c),
+    ("sharding", targets::sharding),
+    ("chunk", targets::chunk),
+    ("npy_header", targets::npy_header),
+    ("region", targets::region),
+];
+
+fn files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn saved_crashes_stay_fixed() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions");
+    let mut n = 0;
+    for (name, f) in TARGETS {
+        for p in files(&root.join(name)) {
+            let data = std::fs::read(&p).unwrap();
+            let r = std::panic::catch_unwind(|| f(&data));
+            assert!(r.is_ok(), "{name}: {} crashes again", p.display());
+            n += 1;
+        }
+    }
+    // Every target directory that exists holds only known targets.
+    for d in std::fs::read_dir(&root).unwrap().flatten() {
+        if !d.path().is_dir() {
+            continue;
+        }
+        let name = d.file_name().to_string_lossy().into_owned();
+        assert!(
+            TARGETS.iter().any(|(t, _)| *t == name),
+            "unknown target directory {name}"
+        );
+    }
+    println!("{n} saved inputs replayed");
+}
+
+#[test]
+fn targets_accept_the_fixture_documents() {
+    let stores = common::fixtures_dir().join("stores");
+    let mut seen = 0;
+    let mut stack = vec![stores];
+    while let Some(d) = stack.pop() {
+        for p in files(&d) {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let data = std::fs::read(&p).unwrap();
+            match name.as_str() {
+                ".zarray" | ".zgroup" | ".zattrs" | ".zmetadata" => targets::metadata_v2(&data),
+                "zarr.json" => targets::metadata_v3(&data),
+                _ => continue,
+            }
+            seen += 1;
+        }
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    assert!(seen > 100, "{seen} documents");
+    for p in files(&common::fixtures_dir().join("expected"))
+        .iter()
+        .take(40)
+    {
+        targets::npy_header(&std::fs::read(p).unwrap());
+    }
+    // A decoder round trip of each codec on a small input.
+    let data: Vec<u8> = (0..1000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+    for (name, f) in TARGETS {
+        if name.starts_with("decode_") {
+            f(&data);
+            f(&data[..7]);
+            f(&[]);
+        }
+    }
+}

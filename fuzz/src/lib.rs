@@ -1,0 +1,2 @@
+//! zarrcore fuzz targets (see `targets`).
+pub mod targets;

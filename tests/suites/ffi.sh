@@ -48,7 +48,7 @@ libs="$(pkg-config --libs zarrcore) -Wl,-rpath,$prefix/lib"
 hdr="$prefix/include/zarrcore.h"
 
 step "the committed header is what cbindgen generates"
-cargo test -q -p zarrcore-ffi --test header 2>&1 | tail -n 3
+cargo test -q --profile "${ZARRCORE_CARGO_PROFILE:-dev}" -p zarrcore-ffi --test header 2>&1 | tail -n 3
 cmp -s include/zarrcore.h "$hdr" || fail "installed header differs from include/zarrcore.h"
 
 "$py" tests/ffi/header_api.py --check-docs include/zarrcore.h

@@ -41,4 +41,4 @@ echo "s3 suite: moto on 127.0.0.1:$port"
 export ZARRCORE_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
 export ZARRCORE_TEST_S3_BUCKET="zarrcore-test"
 export ZARRCORE_TEST_MOTO_PYTHON="$py"
-timeout 1200 cargo test -p zarrcore --test s3_store -- --test-threads=2
+timeout 1200 cargo test --profile "${ZARRCORE_CARGO_PROFILE:-dev}" -p zarrcore --test s3_store -- --test-threads=2

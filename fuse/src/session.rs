@@ -155,7 +155,19 @@ pub fn serve(
         }
     };
     let _ = runner.join();
-    ended.map_err(MountError::Session)?;
+    match ended {
+        // The kernel ends a connection that a lazy unmount detached with
+        // ECONNABORTED once its last file is closed (or when it is aborted
+        // through /sys/fs/fuse/connections). The session has been dropped by
+        // now, which released every file and stored pending writes (see
+        // `ZarrFs::destroy`); failures there set `unreported_failure`.
+        Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {
+            if !unmounting {
+                log("the kernel aborted the FUSE connection");
+            }
+        }
+        r => r.map_err(MountError::Session)?,
+    }
     if sh.unreported_failure.load(Ordering::SeqCst) {
         return Err(MountError::Unstored);
     }

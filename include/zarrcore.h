@@ -197,6 +197,12 @@
 #define ZARRCORE_DTYPE_UNICODE 16
 
 /**
+ * `zarrcore_copy`: a report buffer of this many bytes always holds the
+ * report and its NUL. A non-NULL `report_buf` must be at least this long.
+ */
+#define ZARRCORE_COPY_REPORT_MAX_LEN 512
+
+/**
  * An open array (opaque), in read or write mode.
  */
 typedef struct zarrcore_array zarrcore_array;
@@ -217,6 +223,17 @@ typedef struct zarrcore_store zarrcore_store;
  * `ZARRCORE_E_*` code. The numbers are frozen and never reused.
  */
 typedef int32_t zarrcore_status;
+
+/**
+ * The progress callback of `zarrcore_copy`: `done_bytes` of `total_bytes`
+ * destination bytes (uncompressed, destination data type) are finished;
+ * `user_data` is the pointer given to `zarrcore_copy`. Return 0 to go on,
+ * anything else to cancel the copy cleanly. The callback must not unwind
+ * (a C++ exception or a Rust panic escaping it aborts the process).
+ */
+typedef int32_t (*zarrcore_copy_progress_fn)(void *user_data,
+                                             uint64_t done_bytes,
+                                             uint64_t total_bytes);
 
 /**
  * Success.
@@ -311,6 +328,12 @@ typedef int32_t zarrcore_status;
  * An error of a kind this version of the C API does not classify.
  */
 #define ZARRCORE_E_INTERNAL -17
+
+/**
+ * The operation was cancelled by the caller (a `zarrcore_copy` progress
+ * callback returned nonzero); what finished is kept and can be resumed.
+ */
+#define ZARRCORE_E_CANCELLED -18
 
 #ifdef __cplusplus
 extern "C" {
@@ -1031,6 +1054,90 @@ zarrcore_status zarrcore_array_write_bytes(const zarrcore_array *array,
                                            uint64_t offset,
                                            const void *buf,
                                            size_t len);
+
+/**
+ * Copies the array `src_path` of `src` into a new array `dst_path` of
+ * `dst`, transposing, rechunking, re-encoding and converting it on the way,
+ * with everything it holds in memory kept under a budget (default 1 GiB).
+ * The same operation as `zarrcore copy` on the command line (see
+ * docs/copy.md): the result is NumPy's
+ * `source[region].transpose(transpose).astype(dtype)`. Each source chunk is
+ * decoded once (or a bounded number of times, given in the report) and each
+ * destination chunk or shard written once.
+ *
+ * * `src`, `dst`: store handles (the same handle is allowed, for paths that
+ *   do not overlap); `dst` must be writable. `src_path`, `dst_path`: array
+ *   paths, UTF-8, NUL-terminated, borrowed for the call.
+ * * `options_json`: NULL or a JSON object text (borrowed) with any of these
+ *   keys (a key with value `null` keeps its default):
+ *   `"transpose"`: `[2,1,0]`, destination axis j is source axis
+ *   `transpose[j]`; `"region"`: `"0:10,5:20"`, the source region (NumPy
+ *   slices per source axis, negative indices count from the end);
+ *   `"chunks"`: destination chunk shape (inner chunks when sharded), in
+ *   destination axis order; `"shards"`: destination shard shape or
+ *   `"none"`; `"codec"`: `"zstd:1"`, `"none"`, ... (as for
+ *   `zarrcore_array_create`); `"zarr_format"`: 2 or 3; `"dtype"`:
+ *   `"float32"`, `"<i2"`, ...; `"casting"`: `"safe"` (default) or
+ *   `"same_kind"`; `"memory"`: the budget, a number of bytes or a string
+ *   such as `"256MiB"`; `"threads"`: at most this many workers (at most the
+ *   engine's pool size); `"resume"`: continue an interrupted copy into the
+ *   existing destination; `"overwrite"`: replace an existing node at
+ *   `dst_path`. Defaults: the source's layout, all of it, permuted.
+ * * `progress`: NULL or a callback, with `user_data` passed back to it
+ *   untouched. It is called on the thread that called `zarrcore_copy`,
+ *   never concurrently with itself, at the start and as destination chunks
+ *   finish (calls may lag behind the work and be coalesced; `done_bytes`
+ *   never decreases; the last call reports the final state). A nonzero return cancels the copy cleanly:
+ *   finished destination chunks are kept with a journal, the callback is
+ *   not called again, and a later call with `"resume": true` (and the same
+ *   other options) finishes the copy with the same result as an
+ *   uninterrupted one. It must not call `zarrcore_copy` on the same
+ *   destination and must not unwind.
+ * * `report_buf`: NULL (with `report_buf_len` 0) for no report, or a
+ *   caller-owned buffer of `report_buf_len` bytes, at least
+ *   `ZARRCORE_COPY_REPORT_MAX_LEN`, which receives the NUL-terminated
+ *   report when the status is `ZARRCORE_OK` or `ZARRCORE_E_CANCELLED`:
+ *   `{"outcome":"complete"|"cancelled","cells_total":N,"cells_written":N,
+ *   "cells_empty":N,"cells_resumed":N,"bytes":N,"stored_bytes":N,
+ *   "source_decodes":N,"seconds":X}`. A shorter buffer is refused before
+ *   anything is copied (`ZARRCORE_E_BUFFER_LENGTH`, `*report_len` set to
+ *   `ZARRCORE_COPY_REPORT_MAX_LEN - 1`).
+ * * `report_len`: NULL, or receives the report's length without the NUL
+ *   (0 after a failure).
+ *
+ * Returns `ZARRCORE_OK` when the copy is complete; `ZARRCORE_E_CANCELLED`
+ * when the callback cancelled it (the report says how far it got);
+ * `ZARRCORE_E_INVALID_ARGUMENT` for malformed JSON, an unknown key or a
+ * value of the wrong type (the message names the key), a bad permutation,
+ * region, layout or conversion, or a memory budget too small to make
+ * progress (the message gives the minimum); `ZARRCORE_E_ALREADY_EXISTS` if
+ * `dst_path` exists without `"resume"` or `"overwrite"`;
+ * `ZARRCORE_E_NOT_FOUND`, `ZARRCORE_E_BUSY` (an array open in the other
+ * mode), `ZARRCORE_E_READ_ONLY`, `ZARRCORE_E_CODEC`, `ZARRCORE_E_IO`,
+ * `ZARRCORE_E_STORE`, `ZARRCORE_E_UNSUPPORTED`, `ZARRCORE_E_NULL_ARGUMENT`,
+ * `ZARRCORE_E_BUFFER_LENGTH`.
+ *
+ * Threads: any thread. The work runs on the engine's thread pool (plus one
+ * helper thread while a callback is given); copies may run concurrently
+ * from several threads, each under its own budget.
+ *
+ * # Safety
+ *
+ * `src` and `dst` are NULL or live store handles; the strings are NULL or
+ * NUL-terminated; `progress` is NULL or a function that may be called with
+ * `user_data`; `report_buf` is NULL or has `report_buf_len` writable bytes;
+ * `report_len` is NULL or writable.
+ */
+zarrcore_status zarrcore_copy(const zarrcore_store *src,
+                              const char *src_path,
+                              const zarrcore_store *dst,
+                              const char *dst_path,
+                              const char *options_json,
+                              zarrcore_copy_progress_fn progress,
+                              void *user_data,
+                              char *report_buf,
+                              size_t report_buf_len,
+                              size_t *report_len);
 
 /**
  * **For tests only.** With `armed` 1, the next call on this thread of any

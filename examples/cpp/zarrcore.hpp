@@ -22,6 +22,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <stdexcept>
@@ -497,6 +499,65 @@ private:
 
     zarrcore_array* h_;
 };
+
+/// What zarrcore::copy did.
+struct copy_result {
+    /// True when every destination chunk is written; false when the
+    /// progress function cancelled (copy again with "resume": true).
+    bool complete;
+    /// The report, a JSON object text (see zarrcore_copy).
+    std::string report_json;
+};
+
+/// Progress of zarrcore::copy: (done_bytes, total_bytes); return false to
+/// cancel. Called on the thread that called copy(), never concurrently.
+using copy_progress = std::function<bool(std::uint64_t, std::uint64_t)>;
+
+namespace detail {
+
+struct copy_state {
+    const copy_progress* fn;
+    std::exception_ptr error;
+};
+
+// An exception must not cross the C library: it is kept, cancels the copy
+// and is rethrown by copy().
+extern "C" inline std::int32_t copy_trampoline(void* user_data, std::uint64_t done,
+                                               std::uint64_t total) {
+    auto* st = static_cast<copy_state*>(user_data);
+    try {
+        return (*st->fn)(done, total) ? 0 : 1;
+    } catch (...) {
+        st->error = std::current_exception();
+        return 1;
+    }
+}
+
+}  // namespace detail
+
+/// Out-of-core copy of `src_path` in `src` to `dst_path` in `dst`
+/// (zarrcore_copy): transpose, rechunk, re-encode, convert under a memory
+/// budget. `options_json` is the JSON object text of zarrcore_copy, e.g.
+/// R"({"transpose": [1, 0], "memory": "256MiB"})". Throws zarrcore::error
+/// on failure, or what `progress` threw.
+inline copy_result copy(const store& src, const std::string& src_path, const store& dst,
+                        const std::string& dst_path, const std::string& options_json = "{}",
+                        const copy_progress& progress = nullptr) {
+    char report[ZARRCORE_COPY_REPORT_MAX_LEN];
+    std::size_t len = 0;
+    detail::copy_state st{&progress, nullptr};
+    zarrcore_status s = zarrcore_copy(src.get(), src_path.c_str(), dst.get(), dst_path.c_str(),
+                                      options_json.c_str(),
+                                      progress ? &detail::copy_trampoline : nullptr, &st, report,
+                                      sizeof report, &len);
+    if (st.error) {
+        std::rethrow_exception(st.error);
+    }
+    if (s != ZARRCORE_E_CANCELLED) {
+        detail::check(s);
+    }
+    return copy_result{s == ZARRCORE_OK, std::string(report, len)};
+}
 
 }  // namespace zarrcore
 

@@ -60,6 +60,10 @@ const ZARRCORE_E_IO = Int32(-14)
 const ZARRCORE_E_STORE = Int32(-15)
 const ZARRCORE_E_PANIC = Int32(-16)
 const ZARRCORE_E_INTERNAL = Int32(-17)
+const ZARRCORE_E_CANCELLED = Int32(-18)
+
+"Bytes that always hold the report of `zarrcore_copy` (ZARRCORE_COPY_REPORT_MAX_LEN)."
+const COPY_REPORT_MAX_LEN = 512
 
 const STORE_READ_ONLY = Int32(0)
 const STORE_READ_WRITE = Int32(1)
@@ -232,6 +236,14 @@ zarrcore_array_read_bytes(array, offset, buf, len) =
 zarrcore_array_write_bytes(array, offset, buf, len) =
     ccall((:zarrcore_array_write_bytes, libzarrcore), Int32,
           (Ptr{Cvoid}, UInt64, Ptr{Cvoid}, Csize_t), array, offset, buf, len)
+
+zarrcore_copy(src, src_path, dst, dst_path, options_json, progress, user_data,
+              report_buf, report_buf_len, report_len) =
+    ccall((:zarrcore_copy, libzarrcore), Int32,
+          (Ptr{Cvoid}, Cstring, Ptr{Cvoid}, Cstring, Ptr{UInt8}, Ptr{Cvoid}, Ptr{Cvoid},
+           Ptr{UInt8}, Csize_t, Ptr{Csize_t}),
+          src, src_path, dst, dst_path, options_json, progress, user_data,
+          report_buf, report_buf_len, report_len)
 
 zarrcore_test_force_panic(armed) =
     ccall((:zarrcore_test_force_panic, libzarrcore), Int32, (Int32,), armed)
@@ -562,6 +574,50 @@ write_bytes(a::ZArray, offset::Integer, data::Vector{UInt8}) =
     check(zarrcore_array_write_bytes(a.ptr, UInt64(offset), data, length(data)))
 
 "For tests only: the next call on this thread panics inside the library."
+# ---- copy ------------------------------------------------------------------
+
+# The C progress callback: `user_data` is a `Ref{Any}` holding the Julia
+# function. zarrcore_copy calls it only on the thread that called
+# zarrcore_copy (a Julia thread), so calling back into Julia is allowed.
+# An exception must not unwind into C: it is kept and cancels the copy.
+function _copy_progress(user_data::Ptr{Cvoid}, done::UInt64, total::UInt64)::Int32
+    state = unsafe_pointer_to_objref(user_data)::Base.RefValue{Any}
+    f, _ = state[]
+    try
+        return f(done, total) === false ? Int32(1) : Int32(0)
+    catch e
+        state[] = (f, e)
+        return Int32(1)
+    end
+end
+
+"""
+    copy_array(src, src_path, dst, dst_path; options = "{}", progress = nothing)
+
+Out-of-core copy (`zarrcore_copy`): transpose, rechunk, re-encode, convert
+under a memory budget. `options` is the JSON object text of zarrcore_copy
+(e.g. `"{\"transpose\": [1, 0], \"memory\": \"256MiB\"}"`).
+`progress(done_bytes, total_bytes)` is called on this thread; returning
+`false` cancels (then the result's `complete` is false; call again with
+`\"resume\": true` to finish). Returns `(complete::Bool, report::String)`,
+the report being JSON text.
+"""
+function copy_array(src::Store, src_path::AbstractString, dst::Store, dst_path::AbstractString;
+                    options::AbstractString = "{}", progress = nothing)
+    buf = Vector{UInt8}(undef, COPY_REPORT_MAX_LEN)
+    len = Ref{Csize_t}(0)
+    state = Ref{Any}((progress, nothing))
+    cb = progress === nothing ? C_NULL :
+        @cfunction(_copy_progress, Int32, (Ptr{Cvoid}, UInt64, UInt64))
+    st = GC.@preserve state buf zarrcore_copy(
+        src.ptr, src_path, dst.ptr, dst_path, Vector{UInt8}(string(options, '\0')), cb,
+        progress === nothing ? C_NULL : pointer_from_objref(state), buf, length(buf), len)
+    _, err = state[]
+    err === nothing || throw(err)
+    st == ZARRCORE_OK || st == ZARRCORE_E_CANCELLED || check(st)
+    return (st == ZARRCORE_OK, String(buf[1:len[]]))
+end
+
 force_panic(armed::Bool = true) = check(zarrcore_test_force_panic(Int32(armed)))
 
 end # module ZarrCore

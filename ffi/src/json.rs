@@ -21,7 +21,8 @@ pub(crate) fn parse_object(text: &str, arg: &str) -> Result<Map<String, Value>, 
     }
 }
 
-fn kind(v: &Value) -> &'static str {
+/// What kind of JSON value `v` is, for messages ("an array").
+pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

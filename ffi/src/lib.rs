@@ -16,11 +16,12 @@
 //! * raw pointers are turned into Rust values only in `ffi.rs`.
 //!
 //! One file per C object: `store.rs`, `group.rs`, `array.rs` (life
-//! cycle), `array_info.rs` (getters), `array_io.rs` (reads and writes).
+//! cycle), `array_info.rs` (getters), `array_io.rs` (reads and writes);
+//! `copy.rs` for the out-of-core copy between stores.
 
 // Declaration order is the header's order (rustfmt keeps it because the
 // groups are separated by blank lines): errors, enums, stores, groups,
-// arrays, then the test hook.
+// arrays, the copy, then the test hook.
 pub mod status;
 
 pub mod error;
@@ -36,6 +37,8 @@ pub mod array;
 pub mod array_info;
 
 pub mod array_io;
+
+pub mod copy;
 
 pub mod panic;
 

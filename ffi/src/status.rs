@@ -53,9 +53,12 @@ pub const ZARRCORE_E_STORE: Status = -15;
 pub const ZARRCORE_E_PANIC: Status = -16;
 /// An error of a kind this version of the C API does not classify.
 pub const ZARRCORE_E_INTERNAL: Status = -17;
+/// The operation was cancelled by the caller (a `zarrcore_copy` progress
+/// callback returned nonzero); what finished is kept and can be resumed.
+pub const ZARRCORE_E_CANCELLED: Status = -18;
 
 /// Every code with its static name, in order.
-const NAMES: [(Status, &str); 18] = [
+const NAMES: [(Status, &str); 19] = [
     (ZARRCORE_OK, "ZARRCORE_OK\0"),
     (ZARRCORE_E_NULL_ARGUMENT, "ZARRCORE_E_NULL_ARGUMENT\0"),
     (ZARRCORE_E_INVALID_ARGUMENT, "ZARRCORE_E_INVALID_ARGUMENT\0"),
@@ -74,6 +77,7 @@ const NAMES: [(Status, &str); 18] = [
     (ZARRCORE_E_STORE, "ZARRCORE_E_STORE\0"),
     (ZARRCORE_E_PANIC, "ZARRCORE_E_PANIC\0"),
     (ZARRCORE_E_INTERNAL, "ZARRCORE_E_INTERNAL\0"),
+    (ZARRCORE_E_CANCELLED, "ZARRCORE_E_CANCELLED\0"),
 ];
 
 const UNKNOWN: &str = "ZARRCORE_E_UNKNOWN\0";

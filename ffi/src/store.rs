@@ -35,7 +35,20 @@ pub(crate) unsafe fn store_arg<'a>(
     p: *const StoreHandle,
 ) -> Result<&'a StoreRef, crate::status::FfiError> {
     // SAFETY: forwarded contract.
-    unsafe { borrow_handle::<StoreInner>(p, "store") }.map(|s| &s.store)
+    unsafe { store_arg_named(p, "store") }
+}
+
+/// [`store_arg`] for an argument named `arg` (messages name it).
+///
+/// # Safety
+///
+/// `p` is NULL or a live store handle.
+pub(crate) unsafe fn store_arg_named<'a>(
+    p: *const StoreHandle,
+    arg: &str,
+) -> Result<&'a StoreRef, crate::status::FfiError> {
+    // SAFETY: forwarded contract.
+    unsafe { borrow_handle::<StoreInner>(p, arg) }.map(|s| &s.store)
 }
 
 /// Opens a store by path or URL: a path ending in `.zip` is a zip store,

@@ -24,6 +24,8 @@ SCALARS = {
     "void": {"Cvoid", "Nothing"},
 }
 HANDLES = ("zarrcore_store", "zarrcore_group", "zarrcore_array")
+# Function pointer typedefs: passed as a `@cfunction` pointer or C_NULL.
+FUNCTION_POINTERS = ("zarrcore_copy_progress_fn",)
 
 
 def allowed(ctype, is_return=False):
@@ -31,6 +33,8 @@ def allowed(ctype, is_return=False):
     t = ctype.replace("const ", "").strip()
     stars = t.count("*")
     base = t.replace("*", "").strip()
+    if stars == 0 and base in FUNCTION_POINTERS:
+        return {"Ptr{Cvoid}"}
     if stars == 0:
         return SCALARS[base]
     if base in HANDLES:

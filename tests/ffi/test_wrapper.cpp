@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -179,6 +180,65 @@ static void test_errors(const std::string& dir) {
     CHECK((sh.chunk_shape() == std::vector<std::uint64_t>{3, 3}));
 }
 
+// zarrcore::copy: a transpose with a progress function; an exception thrown
+// by the progress function cancels the copy and reaches the caller; a
+// cancel (false) and a resume.
+static void test_copy(const std::string& dir) {
+    store s = store::open(dir + "/cpp.zarr", zarrcore::store_mode::read_write);
+    zarrcore::array_options o;
+    o.dtype = "int32";
+    o.shape = {40, 24};
+    o.chunks = std::vector<std::uint64_t>{4, 4};
+    std::vector<std::int32_t> v(40 * 24);
+    for (std::size_t i = 0; i < v.size(); i++) {
+        v[i] = static_cast<std::int32_t>(i * 3);
+    }
+    array a = array::create(s, "c/src", o);
+    a.write_region({0, 0}, {40, 24}, v);
+    a.close();
+
+    std::uint64_t last = 0, total = 0;
+    zarrcore::copy_result r =
+        zarrcore::copy(s, "c/src", s, "c/t", R"({"transpose": [1, 0], "chunks": [8, 8]})",
+                       [&](std::uint64_t d, std::uint64_t t) {
+                           last = d;
+                           total = t;
+                           return true;
+                       });
+    CHECK(r.complete);
+    CHECK(r.report_json.find("\"outcome\":\"complete\"") != std::string::npos);
+    CHECK(last == v.size() * 4 && total == v.size() * 4);
+    std::vector<std::int32_t> t = array::open(s, "c/t").read_region<std::int32_t>({0, 0}, {24, 40});
+    int bad = 0;
+    for (std::size_t i = 0; i < 40; i++) {
+        for (std::size_t j = 0; j < 24; j++) {
+            bad += t[j * 40 + i] != v[i * 24 + j];
+        }
+    }
+    CHECK(bad == 0);
+
+    // An exception from the progress function propagates (the copy stops).
+    bool caught = false;
+    try {
+        zarrcore::copy(s, "c/src", s, "c/x", R"({"threads": 1})",
+                       [](std::uint64_t, std::uint64_t) -> bool { throw std::runtime_error("stop!"); });
+    } catch (const std::runtime_error& e) {
+        caught = std::string(e.what()) == "stop!";
+    }
+    CHECK(caught);
+    // Cancelled at the start: nothing done, then resumed.
+    zarrcore::copy_result c = zarrcore::copy(s, "c/src", s, "c/y", "{}",
+                                             [](std::uint64_t, std::uint64_t) { return false; });
+    if (!c.complete) {
+        CHECK(c.report_json.find("\"outcome\":\"cancelled\"") != std::string::npos);
+        c = zarrcore::copy(s, "c/src", s, "c/y", R"({"resume": true})");
+    }
+    CHECK(c.complete);
+    CHECK((array::open(s, "c/y").read_region<std::int32_t>({0, 0}, {40, 24}) == v));
+    CHECK_THROWS(zarrcore::copy(s, "c/src", s, "c/y", R"({"transpos": [1, 0]})"),
+                 ZARRCORE_E_INVALID_ARGUMENT, "\"transpos\"");
+}
+
 int main(int argc, char** argv) {
     if (argc != 2) {
         std::fprintf(stderr, "usage: %s WORKDIR\n", argv[0]);
@@ -187,6 +247,7 @@ int main(int argc, char** argv) {
     try {
         test_basics(argv[1]);
         test_errors(argv[1]);
+        test_copy(argv[1]);
     } catch (const zarrcore::error& e) {
         g_fail++;
         std::fprintf(stderr, "unexpected zarrcore::error %s: %s\n", e.status_name(), e.what());

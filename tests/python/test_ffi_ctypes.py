@@ -14,6 +14,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,9 @@ PP = C.POINTER(C.c_void_p)
 U64P = C.POINTER(C.c_uint64)
 SZP = C.POINTER(C.c_size_t)
 I32P = C.POINTER(C.c_int32)
+# zarrcore_copy_progress_fn
+PROGRESS_FN = C.CFUNCTYPE(C.c_int32, C.c_void_p, C.c_uint64, C.c_uint64)
+NO_PROGRESS = PROGRESS_FN()  # a NULL callback (ctypes refuses None here)
 
 # name -> (restype, argtypes): the declarations a ccall user writes.
 SIGNATURES = {
@@ -75,6 +79,8 @@ SIGNATURES = {
                                                 C.c_void_p, C.c_size_t]),
     "zarrcore_array_read_bytes": (C.c_int32, [P, C.c_uint64, C.c_void_p, C.c_size_t]),
     "zarrcore_array_write_bytes": (C.c_int32, [P, C.c_uint64, C.c_void_p, C.c_size_t]),
+    "zarrcore_copy": (C.c_int32, [P, C.c_char_p, P, C.c_char_p, C.c_char_p, PROGRESS_FN,
+                                  C.c_void_p, C.c_char_p, C.c_size_t, SZP]),
     "zarrcore_test_force_panic": (C.c_int32, [C.c_int32]),
 }
 
@@ -83,6 +89,8 @@ OK, E_NULL, E_INVALID, E_BUFLEN, E_NOT_FOUND, E_EXISTS, E_BUSY, E_MODE, E_READ_O
     0, -1, -2, -3, -4, -5, -6, -7, -8
 E_BOUNDS, E_OVERFLOW, E_METADATA, E_UNSUPPORTED, E_CODEC, E_IO, E_STORE, E_PANIC = \
     -9, -10, -11, -12, -13, -14, -15, -16
+E_INTERNAL, E_CANCELLED = -17, -18
+COPY_REPORT_MAX_LEN = 512
 STORE_RO, STORE_RW, STORE_CREATE = 0, 1, 2
 MODE_READ, MODE_WRITE = 0, 1
 ORDER_C, ORDER_F = 0, 1
@@ -173,7 +181,8 @@ def test_signatures_match_the_header():
             "uint64_t": C.c_uint64, "size_t": C.c_size_t, "const char*": C.c_char_p,
             "char*": C.c_char_p, "void*": C.c_void_p, "const void*": C.c_void_p,
             "uint64_t*": C.POINTER(C.c_uint64), "const uint64_t*": C.POINTER(C.c_uint64),
-            "size_t*": C.POINTER(C.c_size_t), "int32_t*": C.POINTER(C.c_int32)}
+            "size_t*": C.POINTER(C.c_size_t), "int32_t*": C.POINTER(C.c_int32),
+            "zarrcore_copy_progress_fn": PROGRESS_FN}
     for name, (ret, args) in decls.items():
         res, argtypes = SIGNATURES[name]
         assert len(args) == len(argtypes), name
@@ -190,9 +199,10 @@ def test_signatures_match_the_header():
 def test_version_and_status(lib):
     assert lib.zarrcore_version() == 100
     assert lib.zarrcore_version_string() == b"0.1.0"
-    names = [lib.zarrcore_status_str(c).decode() for c in range(0, -18, -1)]
+    names = [lib.zarrcore_status_str(c).decode() for c in range(0, -19, -1)]
     assert names[0] == "ZARRCORE_OK" and names[6] == "ZARRCORE_E_BUSY"
-    assert names[16] == "ZARRCORE_E_PANIC" and len(set(names)) == 18
+    assert names[16] == "ZARRCORE_E_PANIC" and len(set(names)) == 19
+    assert names[-E_CANCELLED] == "ZARRCORE_E_CANCELLED"
     assert lib.zarrcore_status_str(77) == b"ZARRCORE_E_UNKNOWN"
 
 
@@ -346,6 +356,129 @@ def test_error_paths(lib, tmp_path):
     lib.ok(lib.zarrcore_group_close(None))
     lib.ok(lib.zarrcore_store_close(s))
     lib.ok(lib.zarrcore_store_close(None))
+
+
+def _copy(lib, src, src_path, dst, dst_path, options, progress=None):
+    """zarrcore_copy with a Python progress function; (status, report dict or None)."""
+    buf = C.create_string_buffer(COPY_REPORT_MAX_LEN)
+    n = C.c_size_t(99)
+    cb = PROGRESS_FN(progress) if progress else NO_PROGRESS
+    st = lib.zarrcore_copy(src, src_path.encode(), dst, dst_path.encode(),
+                           None if options is None else json.dumps(options).encode(), cb, None,
+                           buf, len(buf), C.byref(n))
+    if st in (OK, E_CANCELLED):
+        assert len(buf.value) == n.value
+        return st, json.loads(buf.value)
+    assert n.value == 0
+    return st, None
+
+
+def test_copy(lib, tmp_path):
+    """Transpose + rechunk + re-encode + convert through ctypes, compared with
+    numpy; a cancel from the callback, then resume; error paths."""
+    rng = np.random.default_rng(7)
+    data = rng.integers(-1000, 1000, size=(9, 14, 11), dtype=np.int32)
+    s = open_store(lib, tmp_path / "copy.zarr", STORE_CREATE)
+    a = C.c_void_p()
+    lib.ok(lib.zarrcore_array_create(s, b"src", 3, b"int32", 3, u64(data.shape), u64([4, 5, 3]),
+                                     None, b"zstd:1", None, 0, C.byref(a)))
+    lib.ok(lib.zarrcore_array_write_region(a, u64([0, 0, 0]), u64(data.shape), 3, ORDER_C,
+                                           data.ctypes.data, data.nbytes))
+    lib.ok(lib.zarrcore_array_close(a))
+
+    def read(path, dtype):
+        h = open_array(lib, s, path)
+        nd = C.c_size_t()
+        lib.ok(lib.zarrcore_array_ndim(h, C.byref(nd)))
+        shape = u64([0] * nd.value)
+        lib.ok(lib.zarrcore_array_shape(h, shape, nd.value))
+        out = np.empty(list(shape), dtype)
+        lib.ok(lib.zarrcore_array_read_region(h, u64([0] * nd.value), shape, nd.value, ORDER_C,
+                                              out.ctypes.data, out.nbytes))
+        lib.ok(lib.zarrcore_array_close(h))
+        return out
+
+    seen = []
+    caller = threading.get_ident()
+
+    def progress(_user, done, total):
+        seen.append((done, total, threading.get_ident()))
+        return 0
+
+    opts = {"transpose": [2, 0, 1], "region": "1:8,:,-9:", "chunks": [4, 4, 4],
+            "shards": [8, 8, 8], "codec": "blosc:lz4:5:shuffle", "dtype": "float64",
+            "memory": 32 << 20, "threads": 2}
+    st, rep = _copy(lib, s, "src", s, "dst", opts, progress)
+    assert st == OK, lib.message()
+    want = data[1:8, :, -9:].transpose(2, 0, 1).astype(np.float64)
+    np.testing.assert_array_equal(read("dst", np.float64), want)
+    assert rep["outcome"] == "complete" and rep["bytes"] == want.nbytes
+    assert rep["cells_written"] == rep["cells_total"] and rep["cells_resumed"] == 0
+    assert seen and all(t == caller for _, _, t in seen)
+    assert seen[-1][:2] == (want.nbytes, want.nbytes)
+
+    # Cancel at the first finished chunk (retry if a busy machine let the
+    # whole copy finish first), then resume: equal to an uninterrupted copy.
+    big = np.arange(128 * 96, dtype=np.uint16).reshape(128, 96) * 7
+    lib.ok(lib.zarrcore_array_create(s, b"big", 3, b"uint16", 2, u64(big.shape), u64([4, 4]),
+                                     None, b"none", None, 0, C.byref(a)))
+    lib.ok(lib.zarrcore_array_write_region(a, u64([0, 0]), u64(big.shape), 2, ORDER_C,
+                                           big.ctypes.data, big.nbytes))
+    lib.ok(lib.zarrcore_array_close(a))
+    calls = []
+
+    def cancel(_user, done, total):
+        calls.append(done)
+        return 1 if done > 0 else 0
+
+    base = {"transpose": [1, 0], "threads": 1}
+    for attempt in range(10):
+        calls.clear()
+        st, rep = _copy(lib, s, "big", s, "tb", dict(base, overwrite=attempt > 0), cancel)
+        if st != OK:
+            break
+    assert st == E_CANCELLED, lib.message()
+    assert "resume" in lib.message()
+    assert rep["outcome"] == "cancelled" and 0 < rep["cells_written"] < rep["cells_total"]
+    assert sum(1 for d in calls if d > 0) == 1  # not called after cancelling
+    first = rep["cells_written"]
+    st, rep2 = _copy(lib, s, "big", s, "tb", dict(base, resume=True))
+    assert st == OK, lib.message()
+    assert rep2["cells_resumed"] == first
+    assert rep2["cells_written"] == rep["cells_total"] - first
+    st, _ = _copy(lib, s, "big", s, "ref", base)
+    assert st == OK
+    np.testing.assert_array_equal(read("tb", np.uint16), read("ref", np.uint16))
+    np.testing.assert_array_equal(read("tb", np.uint16), big.T)
+
+    # Errors: each before anything is written.
+    for options, code, needle in [
+        ({"transpos": [0]}, E_INVALID, 'key "transpos": unknown option'),
+        ({"memory": [1]}, E_INVALID, 'key "memory"'),
+        ({"memory": "1KiB"}, E_INVALID, "too small"),
+        ({"casting": "unsafe"}, E_INVALID, 'key "casting"'),
+        ({}, E_EXISTS, "dst"),
+    ]:
+        st, rep = _copy(lib, s, "src", s, "dst", options)
+        assert rep is None
+        lib.expect(st, code, needle)
+    st = lib.zarrcore_copy(s, b"src", s, b"x", b"{", NO_PROGRESS, None, None, 0,
+                           None)
+    lib.expect(st, E_INVALID, "not valid JSON")
+    st = lib.zarrcore_copy(None, b"src", s, b"x", None, NO_PROGRESS, None, None, 0, None)
+    lib.expect(st, E_NULL, "`src` is NULL")
+    buf = C.create_string_buffer(8)
+    n = C.c_size_t(0)
+    st = lib.zarrcore_copy(s, b"src", s, b"x", None, NO_PROGRESS, None, buf, 8, C.byref(n))
+    lib.expect(st, E_BUFLEN, "ZARRCORE_COPY_REPORT_MAX_LEN")
+    assert n.value == COPY_REPORT_MAX_LEN - 1
+    # NULL options: a plain copy; the report's length alone.
+    st = lib.zarrcore_copy(s, b"src", s, b"plain", None, NO_PROGRESS, None, None, 0,
+                           C.byref(n))
+    lib.ok(st)
+    assert 0 < n.value < COPY_REPORT_MAX_LEN
+    np.testing.assert_array_equal(read("plain", np.int32), data)
+    lib.ok(lib.zarrcore_store_close(s))
 
 
 def _fill_bytes(fill, dtype):

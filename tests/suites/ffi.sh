@@ -79,7 +79,7 @@ step "build the C tests (gcc -std=c99 -Wall -Wextra -Werror -pedantic) and C++ t
 cstd=(-std=c99 -Wall -Wextra -Werror -pedantic -pthread -Itests/ffi)
 cxxstd=(-std=c++17 -Wall -Wextra -Werror -pedantic -pthread)
 san=(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -g)
-ctests=(test_api test_errors test_threads test_fixtures)
+ctests=(test_api test_errors test_threads test_fixtures test_copy)
 for t in "${ctests[@]}"; do
   gcc "${cstd[@]}" "tests/ffi/$t.c" -o "$bin/$t" $cflags $libs -lm
   gcc "${cstd[@]}" "${san[@]}" "tests/ffi/$t.c" -o "$bin/$t.asan" $cflags $libs -lm

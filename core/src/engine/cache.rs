@@ -322,6 +322,8 @@ impl Shard {
 pub struct ChunkCache {
     shards: Box<[Mutex<Shard>]>,
     budget: AtomicUsize,
+    /// Number of live [`CacheSuspension`]s.
+    suspended: AtomicUsize,
     slabs: Mutex<HashMap<usize, Arc<Slab>>>,
 }
 
@@ -359,9 +361,37 @@ pub fn set_cache_budget(bytes: usize) {
     cache().budget.store(bytes, Ordering::SeqCst);
 }
 
-/// The cache budget in bytes.
+/// The cache budget in bytes in effect: 0 while any [`CacheSuspension`] is
+/// alive, else the budget last set.
 pub fn cache_budget() -> usize {
-    cache().budget.load(Ordering::SeqCst)
+    let c = cache();
+    if c.suspended.load(Ordering::SeqCst) > 0 {
+        0
+    } else {
+        c.budget.load(Ordering::SeqCst)
+    }
+}
+
+/// Turns caching off until the returned guard is dropped (for work that
+/// must stay inside a memory budget, like `ops::copy`). Suspensions nest and
+/// may overlap from several threads: caching resumes, with the budget set by
+/// [`set_cache_budget`], once the last guard is gone. Cached entries stay
+/// until evicted.
+pub fn suspend_cache() -> CacheSuspension {
+    cache().suspended.fetch_add(1, Ordering::SeqCst);
+    CacheSuspension { _private: () }
+}
+
+/// Guard of [`suspend_cache`].
+#[derive(Debug)]
+pub struct CacheSuspension {
+    _private: (),
+}
+
+impl Drop for CacheSuspension {
+    fn drop(&mut self) {
+        cache().suspended.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl ChunkCache {
@@ -369,6 +399,7 @@ impl ChunkCache {
         ChunkCache {
             shards: (0..16).map(|_| Mutex::new(Shard::default())).collect(),
             budget: AtomicUsize::new(budget),
+            suspended: AtomicUsize::new(0),
             slabs: Mutex::new(HashMap::new()),
         }
     }
@@ -384,6 +415,9 @@ impl ChunkCache {
     }
 
     fn shard_budget(&self) -> usize {
+        if self.suspended.load(Ordering::Relaxed) > 0 {
+            return 0;
+        }
         self.budget.load(Ordering::Relaxed) / self.shards.len()
     }
 

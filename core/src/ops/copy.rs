@@ -394,8 +394,8 @@ fn fingerprint(opts: &CopyOptions, p: &PreparedCopy) -> serde_json::Value {
 /// [`Outcome::Cancelled`]).
 ///
 /// Must not be called from a thread of the engine pool. The engine's
-/// decoded-chunk cache is disabled while the copy runs (its budget is set to
-/// 0 and restored afterwards), so that the memory budget holds.
+/// decoded-chunk cache is suspended while the copy runs ([`crate::engine::cache::suspend_cache`];
+/// overlapping copies are fine), so that the memory budget holds.
 pub fn copy(
     opts: &CopyOptions,
     progress: &(dyn Fn(&CopyProgress) + Sync),
@@ -408,16 +408,13 @@ pub fn copy(
     }
     let src = Array::open(&opts.src_store, &opts.src_path, Mode::Read)?;
     let prepared = prepare(opts, &src)?;
-    let saved_cache = crate::engine::cache::cache_budget();
-    crate::engine::cache::set_cache_budget(0);
-    let result = Exec::run(
+    let _no_cache = crate::engine::cache::suspend_cache();
+    Exec::run(
         opts,
         &src,
         &prepared,
         fingerprint(opts, &prepared),
         progress,
         cancel,
-    );
-    crate::engine::cache::set_cache_budget(saved_cache);
-    result
+    )
 }

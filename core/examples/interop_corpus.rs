@@ -37,6 +37,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use zarrcore::nd::for_each_index;
 
 use serde_json::{json, Map, Value};
 use zarrcore::codec::{BloscCompressor, BloscShuffle};
@@ -205,28 +206,6 @@ fn values(dt: DataType, n: usize, rng: &mut Rng) -> Vec<u8> {
 
 // ---------------------------------------------------------------------------
 // The reference model and the write pattern
-
-fn for_each_index(shape: &[u64], mut f: impl FnMut(&[u64])) {
-    if shape.contains(&0) {
-        return;
-    }
-    let mut idx = vec![0u64; shape.len()];
-    loop {
-        f(&idx);
-        let mut d = shape.len();
-        loop {
-            if d == 0 {
-                return;
-            }
-            d -= 1;
-            idx[d] += 1;
-            if idx[d] < shape[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
-    }
-}
 
 struct Model {
     shape: Vec<u64>,

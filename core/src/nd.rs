@@ -172,8 +172,32 @@ pub unsafe fn copy_strided_raw(
     }
 }
 
+/// Calls `f` with every index of a grid of `shape`, in C order (once, with an
+/// empty index, for a 0-d grid; never for a grid with a zero extent).
+pub fn for_each_index(shape: &[u64], mut f: impl FnMut(&[u64])) {
+    if shape.contains(&0) {
+        return;
+    }
+    let mut idx = vec![0u64; shape.len()];
+    loop {
+        f(&idx);
+        let mut d = shape.len();
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+}
+
 /// The byte span `[min, max)` touched by a strided block, relative to its base.
-fn span(strides: &[isize], count: &[usize], elem: usize) -> (isize, isize) {
+pub(crate) fn span(strides: &[isize], count: &[usize], elem: usize) -> (isize, isize) {
     let (mut lo, mut hi) = (0isize, elem as isize);
     for (&s, &n) in strides.iter().zip(count) {
         if n == 0 {

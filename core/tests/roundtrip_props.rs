@@ -17,6 +17,7 @@
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
+use zarrcore::nd::for_each_index;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -76,29 +77,6 @@ fn swapped(buf: &[u8], unit: usize) -> Vec<u8> {
         }
     }
     v
-}
-
-/// Visits every index of `shape` in C order.
-fn for_each_index(shape: &[u64], mut f: impl FnMut(&[u64])) {
-    if shape.contains(&0) {
-        return;
-    }
-    let mut idx = vec![0u64; shape.len()];
-    loop {
-        f(&idx);
-        let mut d = shape.len();
-        loop {
-            if d == 0 {
-                return;
-            }
-            d -= 1;
-            idx[d] += 1;
-            if idx[d] < shape[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
-    }
 }
 
 fn c_pos(idx: &[u64], shape: &[u64]) -> usize {

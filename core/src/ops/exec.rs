@@ -14,6 +14,7 @@
 //! always released and the number of working sets in memory is the number
 //! of slots.
 
+use crate::nd::for_each_index;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -683,30 +684,6 @@ impl<'a> Exec<'a> {
         self.done_cells.fetch_add(1, Ordering::Relaxed);
         self.report_progress();
         Ok(())
-    }
-}
-
-/// Calls `f` with every index of a grid of `shape`, C order (once, with an
-/// empty index, for a 0-d grid; never for a grid with a zero extent).
-fn for_each_index(shape: &[u64], mut f: impl FnMut(&[u64])) {
-    if shape.contains(&0) {
-        return;
-    }
-    let mut idx = vec![0u64; shape.len()];
-    loop {
-        f(&idx);
-        let mut d = shape.len();
-        loop {
-            if d == 0 {
-                return;
-            }
-            d -= 1;
-            idx[d] += 1;
-            if idx[d] < shape[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
     }
 }
 

@@ -11,24 +11,7 @@
 //! by an odometer. Blocks that need no transposition go to
 //! [`crate::nd::copy_strided`], which merges contiguous runs into `memcpy`s.
 
-use crate::nd::{copy_strided, Strides};
-
-/// The byte span `[lo, hi)` a strided block touches, relative to its base.
-fn span(strides: &[isize], count: &[usize], elem: usize) -> (isize, isize) {
-    let (mut lo, mut hi) = (0isize, elem as isize);
-    for (&s, &n) in strides.iter().zip(count) {
-        if n == 0 {
-            return (0, 0);
-        }
-        let ext = s * (n as isize - 1);
-        if ext < 0 {
-            lo += ext;
-        } else {
-            hi += ext;
-        }
-    }
-    (lo, hi)
-}
+use crate::nd::{copy_strided, span, Strides};
 
 /// Copies a block of `count` elements (one entry per axis) of `elem` bytes
 /// from `src` (byte offset `src_off`, byte strides `src_strides`) to `dst`

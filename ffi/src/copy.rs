@@ -7,7 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::{Condvar, Mutex};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use zarrcore::metadata::ZarrFormat;
 use zarrcore::ops::{self, Casting, CopyOptions, CopyProgress, CopyReport, Outcome, Shards};
 use zarrcore::util::parse_size;
@@ -183,24 +183,6 @@ fn options(
         apply_options(&mut o, &json::parse_object(text, "options_json")?)?;
     }
     Ok(o)
-}
-
-/// The report JSON of a copy.
-fn report_json(r: &CopyReport) -> Value {
-    json!({
-        "outcome": match r.outcome {
-            Outcome::Complete => "complete",
-            Outcome::Cancelled => "cancelled",
-        },
-        "cells_total": r.plan.dst_cells,
-        "cells_written": r.cells_written,
-        "cells_empty": r.cells_empty,
-        "cells_resumed": r.cells_resumed,
-        "bytes": r.bytes,
-        "stored_bytes": r.stored_bytes,
-        "source_decodes": r.source_decodes,
-        "seconds": r.seconds,
-    })
 }
 
 /// The latest progress, handed from the engine's threads to the calling
@@ -436,7 +418,7 @@ pub unsafe extern "C" fn zarrcore_copy(
             None => ops::copy(&opts, &|_: &CopyProgress| {}, &AtomicBool::new(false))?,
             Some(cb) => run_with_callback(&opts, cb, user_data)?,
         };
-        let text = json::to_string(&report_json(&report))?;
+        let text = json::to_string(&report.summary_json())?;
         if let Some(l) = len_out.as_mut() {
             l.set(text.len());
         }
@@ -475,6 +457,7 @@ pub unsafe extern "C" fn zarrcore_copy(
 mod tests {
     use super::*;
     use crate::status::ZARRCORE_E_INVALID_ARGUMENT;
+    use serde_json::json;
     use zarrcore::{open_store, StoreOptions};
 
     fn opts(text: &str) -> Result<CopyOptions, FfiError> {
@@ -581,7 +564,7 @@ mod tests {
                 assert_eq!(v as usize, j * 4 + i);
             }
         }
-        let mut v = report_json(&r);
+        let mut v = r.summary_json();
         assert_eq!(v["outcome"], "complete");
         assert_eq!(v["cells_written"], r.plan.dst_cells);
         for (k, x) in v.as_object_mut().unwrap() {

@@ -203,19 +203,15 @@ fn peak_rss_bytes() -> Option<u64> {
 }
 
 fn report_json(r: &CopyReport) -> Value {
-    json!({
-        "peak_rss_bytes": peak_rss_bytes(),
-        "outcome": match r.outcome { Outcome::Complete => "complete", Outcome::Cancelled => "cancelled" },
-        "plan": plan_json(&r.plan),
-        "cells_written": r.cells_written,
-        "cells_empty": r.cells_empty,
-        "cells_resumed": r.cells_resumed,
-        "bytes": r.bytes,
-        "stored_bytes": r.stored_bytes,
-        "source_decodes": r.source_decodes,
-        "seconds": r.seconds,
-        "mb_per_s": if r.seconds > 0.0 { r.bytes as f64 / r.seconds / 1e6 } else { 0.0 },
-    })
+    let mut v = r.summary_json();
+    v["peak_rss_bytes"] = json!(peak_rss_bytes());
+    v["plan"] = plan_json(&r.plan);
+    v["mb_per_s"] = json!(if r.seconds > 0.0 {
+        r.bytes as f64 / r.seconds / 1e6
+    } else {
+        0.0
+    });
+    v
 }
 
 /// The progress display, fed from worker threads.

@@ -167,6 +167,29 @@ pub struct CopyReport {
     pub seconds: f64,
 }
 
+impl CopyReport {
+    /// The report's counts as a JSON object (`outcome`, `cells_total`,
+    /// `cells_written`, `cells_empty`, `cells_resumed`, `bytes`,
+    /// `stored_bytes`, `source_decodes`, `seconds`): what the CLI's `--json`
+    /// and the C API's report carry.
+    pub fn summary_json(&self) -> serde_json::Value {
+        json!({
+            "outcome": match self.outcome {
+                Outcome::Complete => "complete",
+                Outcome::Cancelled => "cancelled",
+            },
+            "cells_total": self.plan.dst_cells,
+            "cells_written": self.cells_written,
+            "cells_empty": self.cells_empty,
+            "cells_resumed": self.cells_resumed,
+            "bytes": self.bytes,
+            "stored_bytes": self.stored_bytes,
+            "source_decodes": self.source_decodes,
+            "seconds": self.seconds,
+        })
+    }
+}
+
 /// A copy resolved against the source: the destination metadata and the plan.
 #[derive(Debug, Clone)]
 pub struct PreparedCopy {

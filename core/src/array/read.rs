@@ -418,9 +418,12 @@ impl Array {
             let one = |store: &dyn Store, p: &super::region::CellPart| -> Result<()> {
                 let key = self.shared.chunk_key(&meta, &p.cell);
                 let off = strides.offset(&p.in_region) as usize;
-                if self.mode == Mode::Write {
-                    // Read-your-writes: buffered chunks first.
-                    let _lock = self.shared.locks.lock(&key);
+                // A write handle reads under the chunk's lock: buffered
+                // chunks first (read-your-writes), and a stored shard is not
+                // replaced by a concurrent flush between the read of its
+                // index and the reads of its inner chunks.
+                let _lock = (self.mode == Mode::Write).then(|| self.shared.locks.lock(&key));
+                if _lock.is_some() {
                     if let Some(cell) = self.shared.dirty.get(&key) {
                         let data = cell.data.lock();
                         t.copy_from(&data, &spec.shape, &p.in_cell, off, &p.count, elem);

@@ -126,6 +126,8 @@ impl Args {
 pub struct Outcome {
     /// The timed section in seconds.
     pub seconds: f64,
+    /// CPU seconds (user + system, all threads) the timed section used.
+    pub cpu_seconds: Option<f64>,
     /// Uncompressed bytes read or written.
     pub bytes: u64,
     /// Sum of all uint16 values read or written (`None` if not computed).
@@ -171,6 +173,7 @@ fn main() -> ExitCode {
             );
             out.insert("op".into(), op.as_str().into());
             out.insert("seconds".into(), o.seconds.into());
+            out.insert("cpu_seconds".into(), o.cpu_seconds.into());
             out.insert("bytes".into(), o.bytes.into());
             out.insert("checksum".into(), o.checksum.into());
             out.insert(

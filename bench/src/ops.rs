@@ -12,7 +12,7 @@ use zarrcore::{
     npy, open_store, Array, DataType, Endian, Layout, Mode, Region, StoreOptions, StoreRef,
 };
 
-use crate::stats::{quantile, sum_u16_le};
+use crate::stats::{quantile, sum_u16_le, Timer};
 use crate::{transpose, workload, Args, Outcome, Unsupported};
 
 /// The layout of every buffer the runner hands to the engine: C order,
@@ -85,18 +85,19 @@ pub fn write(args: &Args) -> anyhow::Result<Outcome> {
     let doc = workload::metadata(name, &input.shape)?;
     remove_existing(store_path)?;
 
-    let t = Instant::now();
+    let t = Timer::start();
     let store = open_store(store_path, StoreOptions::create())?;
     let array = Array::create_from_json(&store, "", &doc, true)?;
     array.write_region_with(&Region::all(&input.shape), input.data(), LE)?;
     array.close()?;
-    let seconds = t.elapsed().as_secs_f64();
+    let (seconds, cpu_seconds) = t.stop();
 
     let mut extra = Map::new();
     extra.insert("workload".into(), name.into());
     extra.insert("shape".into(), input.shape.clone().into());
     Ok(Outcome {
         seconds,
+        cpu_seconds,
         bytes: input.data().len() as u64,
         checksum: Some(sum_u16_le(input.data())),
         extra,
@@ -107,13 +108,13 @@ pub fn write(args: &Args) -> anyhow::Result<Outcome> {
 pub fn read(args: &Args) -> anyhow::Result<Outcome> {
     let store_path = args.get("store")?;
 
-    let t = Instant::now();
+    let t = Timer::start();
     let (_store, array) = open_read(store_path)?;
-    let opened = t.elapsed().as_secs_f64();
+    let opened = t.wall();
     let shape = array.shape();
     let mut buf = vec![0u8; buffer_len(&array)?];
     array.read_region_with(&Region::all(&shape), &mut buf, LE)?;
-    let seconds = t.elapsed().as_secs_f64();
+    let (seconds, cpu_seconds) = t.stop();
 
     let is_u16 = array.data_type() == DataType::UInt16;
     let mut extra = Map::new();
@@ -125,6 +126,7 @@ pub fn read(args: &Args) -> anyhow::Result<Outcome> {
     );
     Ok(Outcome {
         seconds,
+        cpu_seconds,
         bytes: buf.len() as u64,
         checksum: is_u16.then(|| sum_u16_le(&buf)),
         extra,
@@ -174,7 +176,7 @@ pub fn random(args: &Args) -> anyhow::Result<Outcome> {
     let mut out = vec![1u8; starts.len() * elems * 2];
     let mut lat = Vec::with_capacity(starts.len());
 
-    let t = Instant::now();
+    let t = Timer::start();
     let (_store, array) = open_read(store_path)?;
     if array.ndim() != ndim && !starts.is_empty() {
         bail!(
@@ -191,7 +193,7 @@ pub fn random(args: &Args) -> anyhow::Result<Outcome> {
         array.read_region_with(&Region::new(s.clone(), vec![size; ndim]), o, LE)?;
         lat.push(r0.elapsed().as_secs_f64() * 1e3);
     }
-    let seconds = t.elapsed().as_secs_f64();
+    let (seconds, cpu_seconds) = t.stop();
 
     let is_u16 = array.data_type() == DataType::UInt16;
     let mean = if lat.is_empty() {
@@ -212,6 +214,7 @@ pub fn random(args: &Args) -> anyhow::Result<Outcome> {
     extra.insert("max_latency_ms".into(), lat.last().copied().into());
     Ok(Outcome {
         seconds,
+        cpu_seconds,
         bytes: out.len() as u64,
         checksum: is_u16.then(|| sum_u16_le(&out)),
         extra,
@@ -251,7 +254,7 @@ pub fn transpose(args: &Args) -> anyhow::Result<Outcome> {
     let dst_path = args.get("out-store")?;
     remove_existing(dst_path)?;
 
-    let t = Instant::now();
+    let t = Timer::start();
     let (_src_store, src) = open_read(src_path)?;
     let dtype = src.data_type();
     let Some(dtype_name) = dtype.v3_name() else {
@@ -264,7 +267,7 @@ pub fn transpose(args: &Args) -> anyhow::Result<Outcome> {
     transpose::transpose_reversed(&src, &dst)?;
     dst.close()?;
     drop(src);
-    let seconds = t.elapsed().as_secs_f64();
+    let (seconds, cpu_seconds) = t.stop();
     let rss_during = crate::stats::peak_rss_mb();
 
     let n: u64 = dshape.iter().product::<u64>() * dtype.size() as u64;
@@ -282,6 +285,7 @@ pub fn transpose(args: &Args) -> anyhow::Result<Outcome> {
     );
     Ok(Outcome {
         seconds,
+        cpu_seconds,
         bytes: n,
         checksum,
         extra,

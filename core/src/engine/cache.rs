@@ -13,9 +13,16 @@
 //!   chunk size, fixed-size slots), not on the heap: a cache of many large
 //!   equally-sized chunks reuses its slots instead of fragmenting the
 //!   allocator, and the memory goes back to the OS when the slab is dropped.
+//! * While the cache still has room to grow, each slab keeps one spare
+//!   segment that a background thread maps and pre-faults
+//!   (`MADV_POPULATE_WRITE`), so a miss decodes into memory whose pages
+//!   already exist instead of taking a page fault (and the kernel's page
+//!   zeroing) per 4 KiB on the request path. The spare is at most one
+//!   segment (≤ 32 MiB) per chunk size and only made while the bytes held
+//!   plus two segments fit the budget.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Condvar, Mutex};
@@ -35,6 +42,10 @@ struct Slab {
     per_segment: usize,
     segments: Mutex<Vec<memmap2::MmapMut>>,
     free: Mutex<Vec<(u32, u32)>>,
+    /// A mapped, pre-faulted segment to take when the free list runs dry.
+    spare: Mutex<Option<memmap2::MmapMut>>,
+    /// Whether a background thread is making the spare.
+    refilling: AtomicBool,
 }
 
 impl Slab {
@@ -46,21 +57,72 @@ impl Slab {
             per_segment: (SEGMENT_BYTES / slot).clamp(1, 64),
             segments: Mutex::new(Vec::new()),
             free: Mutex::new(Vec::new()),
+            spare: Mutex::new(None),
+            refilling: AtomicBool::new(false),
         }
     }
 
-    fn alloc(self: &Arc<Self>) -> Option<SlabBuf> {
-        if let Some((seg, idx)) = self.free.lock().pop() {
-            return Some(self.buf(seg, idx));
-        }
-        let mut segs = self.segments.lock();
-        let map = memmap2::MmapMut::map_anon(self.slot * self.per_segment).ok()?;
+    /// The bytes of one segment.
+    fn segment_bytes(&self) -> usize {
+        self.slot * self.per_segment
+    }
+
+    fn map_segment(&self) -> Option<memmap2::MmapMut> {
+        let map = memmap2::MmapMut::map_anon(self.segment_bytes()).ok()?;
         // Fewer page faults and TLB misses for large decoded chunks; a hint
         // only (ignored where transparent huge pages are off; skipped under
         // Miri, which cannot run madvise). Not for small slots: a huge page
         // would make every touched slot cost 2 MiB.
         if !cfg!(miri) && self.slot >= 1 << 20 {
             let _ = map.advise(memmap2::Advice::HugePage);
+        }
+        Some(map)
+    }
+
+    /// Makes the spare segment on a background thread, unless one is
+    /// already there or being made. The pages are populated without
+    /// being written (their contents stay zero), and nobody else can see
+    /// the mapping until it is stored as the spare.
+    fn refill_spare(self: &Arc<Self>) {
+        if cfg!(miri) || self.spare.lock().is_some() || self.refilling.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        let spawned = std::thread::Builder::new()
+            .name("zarrcore-prefault".into())
+            .spawn(move || {
+                let Some(slab) = weak.upgrade() else { return };
+                if let Some(map) = slab.map_segment() {
+                    // A hint: kernels before 5.14 refuse it, and the pages
+                    // are then faulted on first use as usual.
+                    let _ = map.advise(memmap2::Advice::PopulateWrite);
+                    *slab.spare.lock() = Some(map);
+                }
+                slab.refilling.store(false, Ordering::Release);
+            });
+        if spawned.is_err() {
+            self.refilling.store(false, Ordering::Release);
+        }
+    }
+
+    /// A free slot. When this call takes a new segment and `room(segment
+    /// bytes)` says the cache may grow by two more, a pre-faulted spare
+    /// segment is made in the background.
+    fn alloc(self: &Arc<Self>, room: impl FnOnce(usize) -> bool) -> Option<SlabBuf> {
+        if let Some((seg, idx)) = self.free.lock().pop() {
+            return Some(self.buf(seg, idx));
+        }
+        // Asked before taking the segment lock (it locks the cache's shards).
+        let grow_spare = room(self.segment_bytes());
+        let mut segs = self.segments.lock();
+        let spare = self.spare.lock().take();
+        let map = match spare {
+            Some(m) => m,
+            None => self.map_segment()?,
+        };
+        if grow_spare {
+            self.refill_spare();
         }
         segs.push(map);
         let seg = (segs.len() - 1) as u32;
@@ -560,7 +622,10 @@ impl ChunkCache {
         let result = (|| -> Result<Arc<CachedChunk>, Error> {
             let load = load.ok_or_else(|| Error::invalid("chunk loader used twice"))?;
             let slab = self.slab(size);
-            match slab.alloc() {
+            let room = |segment: usize| {
+                self.used() + 2 * segment <= self.shard_budget() * self.shards.len()
+            };
+            match slab.alloc(room) {
                 Some(mut buf) => {
                     let present = load(buf.as_mut_slice())?;
                     Ok(Arc::new(if present {
@@ -724,5 +789,68 @@ mod tests {
             misses <= 4,
             "{misses} of 16 hot chunks were evicted by a scan"
         );
+    }
+
+    /// Waits (up to 10 s) until no background refill is running.
+    fn settle(slab: &Slab) {
+        let t = std::time::Instant::now();
+        while slab.refilling.load(Ordering::Acquire) {
+            assert!(t.elapsed().as_secs() < 10, "the spare segment never came");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn spare_segment_is_prefaulted_in_the_background_and_taken_next() {
+        let slab = Arc::new(Slab::new(4096));
+        let per = slab.per_segment;
+        let mut held: Vec<SlabBuf> = (0..per).map(|_| slab.alloc(|_| true).unwrap()).collect();
+        settle(&slab);
+        assert!(
+            slab.spare.lock().is_some(),
+            "a spare after the first segment"
+        );
+        let spare_ptr = slab.spare.lock().as_ref().map(|m| m.as_ptr() as usize);
+        // The next allocation takes the spare (zeroed memory) and asks for
+        // another one.
+        let mut b = slab.alloc(|_| true).unwrap();
+        assert_eq!(Some(b.ptr as usize), spare_ptr);
+        assert!(b.as_slice().iter().all(|&x| x == 0));
+        b.as_mut_slice().fill(9);
+        held.push(b);
+        settle(&slab);
+        assert!(slab.spare.lock().is_some());
+        assert_eq!(slab.segments.lock().len(), 2);
+        // Slots stay distinct and keep their contents.
+        for (i, h) in held.iter_mut().enumerate().take(per) {
+            h.as_mut_slice().fill(i as u8);
+        }
+        for (i, h) in held.iter().enumerate().take(per) {
+            assert!(h.as_slice().iter().all(|&x| x == i as u8));
+        }
+        assert!(held[per].as_slice().iter().all(|&x| x == 9));
+    }
+
+    #[test]
+    fn no_spare_without_room() {
+        let slab = Arc::new(Slab::new(4096));
+        let held: Vec<SlabBuf> = (0..slab.per_segment + 1)
+            .map(|_| slab.alloc(|_| false).unwrap())
+            .collect();
+        settle(&slab);
+        assert!(slab.spare.lock().is_none());
+        assert_eq!(slab.segments.lock().len(), 2);
+        drop(held);
+        // A cache near its budget makes no spare either.
+        let c = ChunkCache::new(64 * 4096);
+        for i in 0..200 {
+            c.get_or_load((3, format!("k{i}"), String::new()), 4096, None, |_| {
+                Ok(true)
+            })
+            .unwrap();
+        }
+        let slab = c.slab(4096);
+        settle(&slab);
+        assert!(slab.spare.lock().is_none(), "a spare beyond the budget");
     }
 }

@@ -5,7 +5,8 @@
 //! zarrcore-bench write     --workload W1|W2|W3 --npy data/w1.npy --store PATH
 //! zarrcore-bench read      --store PATH
 //! zarrcore-bench random    --store PATH --regions data/w4_regions.txt [--size 16]
-//! zarrcore-bench transpose --store SRC --out-store DST
+//! zarrcore-bench transpose --store SRC --out-store DST [--memory 256MiB]
+//! zarrcore-bench touch     [--bytes 1GiB]
 //! ```
 //!
 //! Arguments are `--key value` (or `--key=value`) pairs after the op; keys the
@@ -22,7 +23,6 @@
 
 mod ops;
 mod stats;
-mod transpose;
 mod workload;
 
 use std::collections::HashMap;
@@ -40,7 +40,8 @@ usage: zarrcore-bench <op> [--key value]...
   write     --workload W1|W2|W3 --npy FILE.npy --store PATH
   read      --store PATH
   random    --store PATH --regions FILE [--size 16]
-  transpose --store SRC --out-store DST
+  transpose --store SRC --out-store DST [--memory SIZE, default 256MiB]
+  touch     [--bytes SIZE, default 1GiB]   (the fresh-buffer floor, not a workload)
 optional: --threads N (engine pool size; default: the engine's default)
 Unknown keys are ignored. Prints one JSON line; exit 64 = unsupported.";
 
@@ -145,8 +146,9 @@ fn run(op: &str, args: &Args) -> anyhow::Result<Outcome> {
         "read" => ops::read(args),
         "random" => ops::random(args),
         "transpose" => ops::transpose(args),
+        "touch" => ops::touch(args),
         _ => Err(Unsupported(format!(
-            "op {op:?} (supported: write, read, random, transpose)"
+            "op {op:?} (supported: write, read, random, transpose, touch)"
         ))
         .into()),
     }

@@ -4,16 +4,20 @@
 //! included), and computes the checksum afterwards.
 
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
+use rayon::prelude::*;
 use serde_json::{Map, Value};
+use zarrcore::ops::{copy, CopyOptions};
 use zarrcore::{
     npy, open_store, Array, DataType, Endian, Layout, Mode, Region, StoreOptions, StoreRef,
+    ZarrFormat,
 };
 
 use crate::stats::{quantile, sum_u16_le, Timer};
-use crate::{transpose, workload, Args, Outcome, Unsupported};
+use crate::{workload, Args, Outcome, Usage};
 
 /// The layout of every buffer the runner hands to the engine: C order,
 /// little-endian (the `.npy` input's and the checksum's byte order).
@@ -101,6 +105,30 @@ pub fn write(args: &Args) -> anyhow::Result<Outcome> {
         bytes: input.data().len() as u64,
         checksum: Some(sum_u16_le(input.data())),
         extra,
+    })
+}
+
+/// `touch [--bytes SIZE]` (default 1 GiB): not a workload but the floor
+/// under the whole-array reads. It allocates a fresh buffer and writes every
+/// byte once, in 1 MiB blocks on the engine's pool: what any engine's
+/// whole-array read pays for its output (the kernel faults in and zeroes
+/// each page on first write) before it has decoded anything.
+pub fn touch(args: &Args) -> anyhow::Result<Outcome> {
+    let n = match args.parsed::<String>("bytes")? {
+        None => 1 << 30,
+        Some(b) => zarrcore::util::parse_size(&b).map_err(|e| Usage(format!("--bytes: {e}")))?,
+    };
+    let n = usize::try_from(n).context("--bytes does not fit in memory")?;
+    let t = Timer::start();
+    let mut buf = vec![0u8; n];
+    zarrcore::engine::pool::install(|| buf.par_chunks_mut(1 << 20).for_each(|c| c.fill(1)));
+    let (seconds, cpu_seconds) = t.stop();
+    Ok(Outcome {
+        seconds,
+        cpu_seconds,
+        bytes: n as u64,
+        checksum: Some(sum_u16_le(&buf)),
+        extra: Map::new(),
     })
 }
 
@@ -247,29 +275,41 @@ fn stored_sum_u16(store_path: &str) -> anyhow::Result<u64> {
     Ok(sum)
 }
 
-/// `transpose --store SRC --out-store DST`: axes reversed, into a v3 array
-/// with 64^n chunks, `bytes` + `zstd(1)`, fill 0.
+/// Memory budget of the transpose when `--memory` is not given.
+const TRANSPOSE_MEMORY: u64 = 256 << 20;
+
+/// `transpose --store SRC --out-store DST [--memory SIZE]`: axes reversed,
+/// into a v3 array with 64^n chunks, `bytes` + `zstd(1)`, fill 0, by the
+/// engine's out-of-core copy ([`zarrcore::ops::copy()`]) under a memory
+/// budget (default 256 MiB).
 pub fn transpose(args: &Args) -> anyhow::Result<Outcome> {
     let src_path = args.get("store")?;
     let dst_path = args.get("out-store")?;
+    let memory = match args.parsed::<String>("memory")? {
+        None => TRANSPOSE_MEMORY,
+        Some(m) => zarrcore::util::parse_size(&m).map_err(|e| Usage(format!("--memory: {e}")))?,
+    };
     remove_existing(dst_path)?;
 
     let t = Timer::start();
-    let (_src_store, src) = open_read(src_path)?;
-    let dtype = src.data_type();
-    let Some(dtype_name) = dtype.v3_name() else {
-        return Err(Unsupported(format!("transpose of a {dtype:?} array")).into());
-    };
-    let dshape: Vec<u64> = src.shape().into_iter().rev().collect();
-    let doc = workload::zstd_v3(&dshape, dtype_name, &vec![64; dshape.len()]);
+    let src_store = open_store(src_path, StoreOptions::read_only())?;
     let dst_store = open_store(dst_path, StoreOptions::create())?;
-    let dst = Array::create_from_json(&dst_store, "", &doc, true)?;
-    transpose::transpose_reversed(&src, &dst)?;
-    dst.close()?;
+    let src = Array::open(&src_store, "", Mode::Read)?;
+    let (dtype, ndim) = (src.data_type(), src.ndim());
     drop(src);
+    let mut opts = CopyOptions::new(src_store, "", dst_store, "");
+    opts.transpose = Some((0..ndim).rev().collect());
+    opts.chunks = Some(vec![64; ndim]);
+    opts.codec = Some("zstd:1".parse().map_err(anyhow::Error::msg)?);
+    opts.zarr_format = Some(ZarrFormat::V3);
+    opts.memory = memory;
+    opts.overwrite = true;
+    let report = copy(&opts, &|_| {}, &AtomicBool::new(false))?;
     let (seconds, cpu_seconds) = t.stop();
     let rss_during = crate::stats::peak_rss_mb();
 
+    let (_store, dst) = open_read(dst_path)?;
+    let dshape = dst.shape();
     let n: u64 = dshape.iter().product::<u64>() * dtype.size() as u64;
     let checksum = if dtype == DataType::UInt16 {
         Some(stored_sum_u16(dst_path)?)
@@ -280,8 +320,15 @@ pub fn transpose(args: &Args) -> anyhow::Result<Outcome> {
     extra.insert("shape".into(), Value::from(dshape));
     extra.insert("vm_hwm_mb_timed".into(), rss_during.into());
     extra.insert(
+        "memory_budget_mb".into(),
+        (memory as f64 / (1 << 20) as f64).into(),
+    );
+    extra.insert("plan".into(), report.plan.to_json());
+    extra.insert("source_decodes".into(), report.source_decodes.into());
+    extra.insert("stored_bytes".into(), report.stored_bytes.into());
+    extra.insert(
         "method".into(),
-        "per destination chunk: read source block, nd::permute, write whole chunk".into(),
+        "zarrcore::ops::copy (the out-of-core copy of `zarrcore copy`)".into(),
     );
     Ok(Outcome {
         seconds,

@@ -49,6 +49,7 @@ fn ok(args: &[&str]) -> Value {
     assert_eq!(j["engine"], "zarrcore");
     assert!(j["seconds"].as_f64().is_some_and(|s| s >= 0.0), "{j}");
     assert!(j["threads"].as_u64().is_some_and(|t| t >= 1), "{j}");
+    assert!(j["cpu_seconds"].as_f64().is_some_and(|s| s >= 0.0), "{j}");
     j
 }
 
@@ -236,4 +237,15 @@ fn exit_statuses() {
     let (code, _, err) = run(&["write", "--workload", "W1", "--npy", n, "--store", s]);
     assert_eq!(code, 1);
     assert!(err.contains("in.npy"), "{err}");
+}
+
+#[test]
+fn touch_floor() {
+    let j = ok(&["touch", "--bytes", "4MiB"]);
+    assert_eq!(j["bytes"], 4u64 << 20);
+    // Every byte is 1: each uint16 is 0x0101.
+    assert_eq!(j["checksum"], (2u64 << 20) * 257);
+    let (code, _, err) = run(&["touch", "--bytes", "lots"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--bytes"), "{err}");
 }

@@ -172,28 +172,6 @@ fn options(args: &Args) -> Result<CopyOptions> {
     Ok(o)
 }
 
-fn plan_json(p: &ops::Plan) -> Value {
-    json!({
-        "batches": p.num_batches,
-        "batch_cells": p.batch_cells,
-        "box_bytes": p.box_bytes,
-        "in_flight": p.in_flight,
-        "workers": p.workers,
-        "source_chunks": p.source_chunks,
-        "source_decodes": p.source_decodes,
-        "decode_factor": p.decode_factor(),
-        "destination_cells": p.dst_cells,
-        "memory": {
-            "fixed": p.memory.fixed,
-            "engine_scratch": p.memory.engine_scratch,
-            "workers": p.memory.workers,
-            "boxes": p.memory.boxes,
-            "total": p.memory.total(),
-        },
-        "min_budget": p.min_budget,
-    })
-}
-
 /// This process's peak resident set size (Linux `VmHWM`), if known.
 fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -205,7 +183,7 @@ fn peak_rss_bytes() -> Option<u64> {
 fn report_json(r: &CopyReport) -> Value {
     let mut v = r.summary_json();
     v["peak_rss_bytes"] = json!(peak_rss_bytes());
-    v["plan"] = plan_json(&r.plan);
+    v["plan"] = r.plan.to_json();
     v["mb_per_s"] = json!(if r.seconds > 0.0 {
         r.bytes as f64 / r.seconds / 1e6
     } else {
@@ -412,7 +390,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if args.dry_run {
         let p = ops::plan_copy(&opts)?;
         let v = json!({
-            "plan": plan_json(&p.plan),
+            "plan": p.plan.to_json(),
             "destination": p.dst_meta.to_json(),
             "region": {"start": p.region.start, "shape": p.region.shape},
             "transpose": p.perm,

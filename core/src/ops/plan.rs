@@ -130,6 +130,33 @@ impl Plan {
         }
     }
 
+    /// The plan as a JSON object (`batches`, `batch_cells`, `box_bytes`,
+    /// `in_flight`, `workers`, `source_chunks`, `source_decodes`,
+    /// `decode_factor`, `destination_cells`, `memory` {`fixed`,
+    /// `engine_scratch`, `workers`, `boxes`, `total`}, `min_budget`): what
+    /// the CLI's `copy --json` and `--dry-run --json` print.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "batches": self.num_batches,
+            "batch_cells": self.batch_cells,
+            "box_bytes": self.box_bytes,
+            "in_flight": self.in_flight,
+            "workers": self.workers,
+            "source_chunks": self.source_chunks,
+            "source_decodes": self.source_decodes,
+            "decode_factor": self.decode_factor(),
+            "destination_cells": self.dst_cells,
+            "memory": {
+                "fixed": self.memory.fixed,
+                "engine_scratch": self.memory.engine_scratch,
+                "workers": self.memory.workers,
+                "boxes": self.memory.boxes,
+                "total": self.memory.total(),
+            },
+            "min_budget": self.min_budget,
+        })
+    }
+
     /// The destination cell range `[lo, hi)` of batch `index` (a batch grid
     /// index, destination axis order).
     pub fn batch_cells_range(&self, index: &[u64]) -> (Vec<u64>, Vec<u64>) {

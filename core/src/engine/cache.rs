@@ -17,9 +17,9 @@
 //!   segment that a background thread maps and pre-faults
 //!   (`MADV_POPULATE_WRITE`), so a miss decodes into memory whose pages
 //!   already exist instead of taking a page fault (and the kernel's page
-//!   zeroing) per 4 KiB on the request path. The spare is at most one
-//!   segment (≤ 32 MiB) per chunk size and only made while the bytes held
-//!   plus two segments fit the budget.
+//!   zeroing) per 4 KiB on the request path. Spares count against the
+//!   budget: one is made only while the bytes held, the spares and two
+//!   more segments fit it, and all are dropped once the cache fills.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -46,10 +46,12 @@ struct Slab {
     spare: Mutex<Option<memmap2::MmapMut>>,
     /// Whether a background thread is making the spare.
     refilling: AtomicBool,
+    /// Bytes in spare segments, over all slabs of the cache.
+    spare_bytes: Arc<AtomicUsize>,
 }
 
 impl Slab {
-    fn new(slot: usize) -> Slab {
+    fn new(slot: usize, spare_bytes: Arc<AtomicUsize>) -> Slab {
         Slab {
             slot,
             // Small chunks get small segments (64 slots), large ones up to
@@ -59,7 +61,15 @@ impl Slab {
             free: Mutex::new(Vec::new()),
             spare: Mutex::new(None),
             refilling: AtomicBool::new(false),
+            spare_bytes,
         }
+    }
+
+    /// Takes the spare segment, if any.
+    fn take_spare(&self) -> Option<memmap2::MmapMut> {
+        let m = self.spare.lock().take()?;
+        self.spare_bytes.fetch_sub(m.len(), Ordering::AcqRel);
+        Some(m)
     }
 
     /// The bytes of one segment.
@@ -97,6 +107,7 @@ impl Slab {
                     // A hint: kernels before 5.14 refuse it, and the pages
                     // are then faulted on first use as usual.
                     let _ = map.advise(memmap2::Advice::PopulateWrite);
+                    slab.spare_bytes.fetch_add(map.len(), Ordering::AcqRel);
                     *slab.spare.lock() = Some(map);
                 }
                 slab.refilling.store(false, Ordering::Release);
@@ -116,7 +127,7 @@ impl Slab {
         // Asked before taking the segment lock (it locks the cache's shards).
         let grow_spare = room(self.segment_bytes());
         let mut segs = self.segments.lock();
-        let spare = self.spare.lock().take();
+        let spare = self.take_spare();
         let map = match spare {
             Some(m) => m,
             None => self.map_segment()?,
@@ -387,6 +398,8 @@ pub struct ChunkCache {
     /// Number of live [`CacheSuspension`]s.
     suspended: AtomicUsize,
     slabs: Mutex<HashMap<usize, Arc<Slab>>>,
+    /// Bytes in the slabs' spare segments (see the module docs).
+    spare_bytes: Arc<AtomicUsize>,
 }
 
 fn default_budget() -> usize {
@@ -463,6 +476,16 @@ impl ChunkCache {
             budget: AtomicUsize::new(budget),
             suspended: AtomicUsize::new(0),
             slabs: Mutex::new(HashMap::new()),
+            spare_bytes: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Drops every slab's spare segment (the cache is full, so they would
+    /// only be held beside the budget).
+    fn drop_spares(&self) {
+        let slabs: Vec<Arc<Slab>> = self.slabs.lock().values().cloned().collect();
+        for slab in slabs {
+            drop(slab.take_spare());
         }
     }
 
@@ -488,7 +511,7 @@ impl ChunkCache {
             self.slabs
                 .lock()
                 .entry(size)
-                .or_insert_with(|| Arc::new(Slab::new(size))),
+                .or_insert_with(|| Arc::new(Slab::new(size, Arc::clone(&self.spare_bytes)))),
         )
     }
 
@@ -623,7 +646,8 @@ impl ChunkCache {
             let load = load.ok_or_else(|| Error::invalid("chunk loader used twice"))?;
             let slab = self.slab(size);
             let room = |segment: usize| {
-                self.used() + 2 * segment <= self.shard_budget() * self.shards.len()
+                self.used() + self.spare_bytes.load(Ordering::Acquire) + 2 * segment
+                    <= self.shard_budget() * self.shards.len()
             };
             match slab.alloc(room) {
                 Some(mut buf) => {
@@ -678,6 +702,10 @@ impl ChunkCache {
         drop(s);
         *flight.result.lock() = Some(result.as_ref().ok().cloned());
         flight.cv.notify_all();
+        let spares = self.spare_bytes.load(Ordering::Acquire);
+        if spares > 0 && self.used() + spares > self.shard_budget() * self.shards.len() {
+            self.drop_spares();
+        }
         result
     }
 
@@ -802,7 +830,7 @@ mod tests {
 
     #[test]
     fn spare_segment_is_prefaulted_in_the_background_and_taken_next() {
-        let slab = Arc::new(Slab::new(4096));
+        let slab = Arc::new(Slab::new(4096, Arc::default()));
         let per = slab.per_segment;
         let mut held: Vec<SlabBuf> = (0..per).map(|_| slab.alloc(|_| true).unwrap()).collect();
         settle(&slab);
@@ -829,11 +857,41 @@ mod tests {
             assert!(h.as_slice().iter().all(|&x| x == i as u8));
         }
         assert!(held[per].as_slice().iter().all(|&x| x == 9));
+        assert_eq!(
+            slab.spare_bytes.load(Ordering::Acquire),
+            slab.segment_bytes(),
+            "the spare is counted"
+        );
+    }
+
+    #[test]
+    fn spares_count_against_the_budget_and_go_when_the_cache_fills() {
+        let c = ChunkCache::new(4 << 20);
+        let load = |c: &ChunkCache, i: usize| {
+            c.get_or_load((4, format!("k{i}"), String::new()), 4096, None, |b| {
+                b.fill(1);
+                Ok(true)
+            })
+            .unwrap();
+        };
+        load(&c, 0);
+        let slab = c.slab(4096);
+        settle(&slab);
+        assert_eq!(c.spare_bytes.load(Ordering::Acquire), slab.segment_bytes());
+        // Fill past the budget: the spares are dropped (a refill that was
+        // still running when that happened is dropped by the next insert).
+        for i in 1..2000 {
+            load(&c, i);
+        }
+        settle(&slab);
+        load(&c, 2000);
+        assert_eq!(c.spare_bytes.load(Ordering::Acquire), 0);
+        assert!(slab.spare.lock().is_none());
     }
 
     #[test]
     fn no_spare_without_room() {
-        let slab = Arc::new(Slab::new(4096));
+        let slab = Arc::new(Slab::new(4096, Arc::default()));
         let held: Vec<SlabBuf> = (0..slab.per_segment + 1)
             .map(|_| slab.alloc(|_| false).unwrap())
             .collect();

@@ -668,6 +668,7 @@ impl ChunkCache {
                 }
             }
         })();
+        let mut full = false;
         let mut s = shard.lock();
         let stale = matches!(s.map.get(&key), Some(Slot::Loading(_, true)));
         match &result {
@@ -693,6 +694,8 @@ impl ChunkCache {
                     Queue::Main => s.main.push_back(key),
                 }
                 let ghost_cap = (shard_budget / cost.max(1)).max(16);
+                // A full shard means a (nearly) full cache.
+                full = s.used() > shard_budget;
                 s.evict(shard_budget, ghost_cap);
             }
             _ => {
@@ -702,8 +705,7 @@ impl ChunkCache {
         drop(s);
         *flight.result.lock() = Some(result.as_ref().ok().cloned());
         flight.cv.notify_all();
-        let spares = self.spare_bytes.load(Ordering::Acquire);
-        if spares > 0 && self.used() + spares > self.shard_budget() * self.shards.len() {
+        if full && self.spare_bytes.load(Ordering::Acquire) > 0 {
             self.drop_spares();
         }
         result

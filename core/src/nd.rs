@@ -156,20 +156,26 @@ pub unsafe fn copy_strided_raw(
                 }
             }
         }
-        // Odometer over the outer dimensions.
-        let mut d = inner;
-        loop {
-            if d == 0 {
-                return;
-            }
-            d -= 1;
-            idx[d] += 1;
-            if idx[d] < count[d] {
-                break;
-            }
-            idx[d] = 0;
+        if !next_index(&mut idx, &count[..inner]) {
+            return;
         }
     }
+}
+
+/// Advances `idx` to the next index of a grid of `shape` in C order (last
+/// axis fastest); `false` (and `idx` back at all zeros) after the last one.
+fn next_index<T>(idx: &mut [T], shape: &[T]) -> bool
+where
+    T: Copy + PartialOrd + std::ops::AddAssign + From<u8>,
+{
+    for d in (0..idx.len()).rev() {
+        idx[d] += T::from(1);
+        if idx[d] < shape[d] {
+            return true;
+        }
+        idx[d] = T::from(0);
+    }
+    false
 }
 
 /// Calls `f` with every index of a grid of `shape`, in C order (once, with an
@@ -181,17 +187,8 @@ pub fn for_each_index(shape: &[u64], mut f: impl FnMut(&[u64])) {
     let mut idx = vec![0u64; shape.len()];
     loop {
         f(&idx);
-        let mut d = shape.len();
-        loop {
-            if d == 0 {
-                return;
-            }
-            d -= 1;
-            idx[d] += 1;
-            if idx[d] < shape[d] {
-                break;
-            }
-            idx[d] = 0;
+        if !next_index(&mut idx, shape) {
+            return;
         }
     }
 }

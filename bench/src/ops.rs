@@ -108,16 +108,22 @@ pub fn write(args: &Args) -> anyhow::Result<Outcome> {
     })
 }
 
+/// An optional byte size argument (`1234`, `256MiB`, ...), `default` when
+/// absent; a malformed one is a usage error naming the key.
+fn size_arg(args: &Args, key: &str, default: u64) -> Result<u64, Usage> {
+    match args.parsed::<String>(key)? {
+        None => Ok(default),
+        Some(v) => zarrcore::util::parse_size(&v).map_err(|e| Usage(format!("--{key}: {e}"))),
+    }
+}
+
 /// `touch [--bytes SIZE]` (default 1 GiB): not a workload but the floor
 /// under the whole-array reads. It allocates a fresh buffer and writes every
 /// byte once, in 1 MiB blocks on the engine's pool: what any engine's
 /// whole-array read pays for its output (the kernel faults in and zeroes
 /// each page on first write) before it has decoded anything.
 pub fn touch(args: &Args) -> anyhow::Result<Outcome> {
-    let n = match args.parsed::<String>("bytes")? {
-        None => 1 << 30,
-        Some(b) => zarrcore::util::parse_size(&b).map_err(|e| Usage(format!("--bytes: {e}")))?,
-    };
+    let n = size_arg(args, "bytes", 1 << 30)?;
     let n = usize::try_from(n).context("--bytes does not fit in memory")?;
     let t = Timer::start();
     let mut buf = vec![0u8; n];
@@ -285,17 +291,16 @@ const TRANSPOSE_MEMORY: u64 = 256 << 20;
 pub fn transpose(args: &Args) -> anyhow::Result<Outcome> {
     let src_path = args.get("store")?;
     let dst_path = args.get("out-store")?;
-    let memory = match args.parsed::<String>("memory")? {
-        None => TRANSPOSE_MEMORY,
-        Some(m) => zarrcore::util::parse_size(&m).map_err(|e| Usage(format!("--memory: {e}")))?,
-    };
+    let memory = size_arg(args, "memory", TRANSPOSE_MEMORY)?;
     remove_existing(dst_path)?;
 
     let t = Timer::start();
     let src_store = open_store(src_path, StoreOptions::read_only())?;
     let dst_store = open_store(dst_path, StoreOptions::create())?;
     let src = Array::open(&src_store, "", Mode::Read)?;
-    let (dtype, ndim) = (src.data_type(), src.ndim());
+    let dtype = src.data_type();
+    let dshape: Vec<u64> = src.shape().into_iter().rev().collect();
+    let ndim = dshape.len();
     drop(src);
     let mut opts = CopyOptions::new(src_store, "", dst_store, "");
     opts.transpose = Some((0..ndim).rev().collect());
@@ -308,8 +313,6 @@ pub fn transpose(args: &Args) -> anyhow::Result<Outcome> {
     let (seconds, cpu_seconds) = t.stop();
     let rss_during = crate::stats::peak_rss_mb();
 
-    let (_store, dst) = open_read(dst_path)?;
-    let dshape = dst.shape();
     let n: u64 = dshape.iter().product::<u64>() * dtype.size() as u64;
     let checksum = if dtype == DataType::UInt16 {
         Some(stored_sum_u16(dst_path)?)

@@ -562,8 +562,14 @@ impl Checker<'_> {
 
     fn array(&mut self, path: &str, meta: ArrayMetadata) {
         let store = self.store;
-        let chunks = match Array::from_metadata(store, path, meta.clone(), Mode::Read)
-            .and_then(|a| a.stored_chunks())
+        let chunks = match Array::from_metadata(
+            store,
+            path,
+            meta.clone(),
+            Mode::Read,
+            &crate::engine::OpenOptions::default(),
+        )
+        .and_then(|a| a.stored_chunks())
         {
             Ok(c) => c,
             Err(e) => {

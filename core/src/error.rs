@@ -57,6 +57,29 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// The operation cannot be made safe on this store.
+    #[error("store {store}: {op} is not supported: {reason}")]
+    Unsupported {
+        /// Description of the store.
+        store: String,
+        /// The operation.
+        op: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// Another process holds a node in the other mode (reads and writes
+    /// never mix).
+    #[error("{node:?} is open for {held_by} by {who}")]
+    Locked {
+        /// The node (array path, or the zip file).
+        node: String,
+        /// `reading` or `writing`.
+        held_by: &'static str,
+        /// `process 1234` or `another process`.
+        who: String,
+        /// The holding process, where the OS tells.
+        pid: Option<u32>,
+    },
     /// Any other backend failure.
     #[error("store key {key:?}: {message}")]
     Backend {
@@ -207,12 +230,27 @@ pub enum Error {
     /// A region or buffer does not fit.
     #[error(transparent)]
     Region(#[from] RegionError),
-    /// The array is open in the other mode (reads and writes never mix).
+    /// The array is open in the other mode (reads and writes never mix),
+    /// in this process or another.
     #[error("array {path:?} is busy: {reason}")]
     Busy {
         /// Array path.
         path: String,
-        /// Which handles are open.
+        /// Which handles are open, and where.
+        reason: String,
+        /// The process holding it, when another process does and the OS
+        /// tells which.
+        pid: Option<u32>,
+    },
+    /// A partial-chunk write on a store that cannot make writes
+    /// conditional: it could silently lose another process's update.
+    #[error("store {store} cannot protect partial writes across processes ({reason}): writing part of chunk {key:?} could silently lose another process's update to it; if this process is the array's only writer, open the store with the single_writer option")]
+    Unprotected {
+        /// Description of the store.
+        store: String,
+        /// The chunk or shard key.
+        key: String,
+        /// What the store answered.
         reason: String,
     },
     /// A node already exists where one was to be created.

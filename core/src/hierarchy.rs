@@ -162,6 +162,7 @@ pub fn delete_node(store: &StoreRef, path: &str) -> Result<()> {
         return Err(Error::Busy {
             path,
             reason: format!("arrays with open handles: {}", open.join(", ")),
+            pid: None,
         });
     }
     store.delete_prefix(&path)?;

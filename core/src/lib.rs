@@ -34,7 +34,7 @@ pub mod util;
 pub use crate::array::{Array, ArrayBuilder, Layout, Region};
 pub use crate::codec::CodecSpec;
 pub use crate::dtype::{DataType, Endian};
-pub use crate::engine::Mode;
+pub use crate::engine::{Mode, OpenOptions};
 pub use crate::error::{Error, Result};
 pub use crate::fill::FillValue;
 pub use crate::hierarchy::{Group, NodeKind};

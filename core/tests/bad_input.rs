@@ -1542,6 +1542,24 @@ impl Store for FlakyStore {
         self.refuse(prefix)?;
         self.inner.delete_prefix(prefix)
     }
+    fn get_versioned(
+        &self,
+        key: &str,
+    ) -> Result<(Option<Bytes>, zarrcore::store::Generation), StoreError> {
+        self.inner.get_versioned(key)
+    }
+    fn set_if(
+        &self,
+        key: &str,
+        value: Option<&[u8]>,
+        expected: &zarrcore::store::Generation,
+    ) -> Result<bool, StoreError> {
+        self.refuse(key)?;
+        self.inner.set_if(key, value, expected)
+    }
+    fn concurrency(&self) -> zarrcore::store::Concurrency {
+        self.inner.concurrency()
+    }
     fn list_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         self.inner.list_prefix(prefix)
     }

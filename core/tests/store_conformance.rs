@@ -21,7 +21,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use zarrcore::error::StoreError;
-use zarrcore::store::{ByteRange, DirectoryStore, MemoryStore, ZipStore, TEMP_MARKER};
+use zarrcore::store::{
+    ByteRange, Concurrency, DirectoryStore, Generation, MemoryStore, ZipStore, TEMP_MARKER,
+};
 use zarrcore::{Store, StoreOptions, StoreRef};
 
 // ---------------------------------------------------------------------------
@@ -630,6 +632,92 @@ fn concurrent_writers(b: &dyn Backend) {
     });
 }
 
+/// `set_if` replaces or deletes a value only at the generation the caller
+/// read, and `get_versioned` reports generations that change on every
+/// replacement.
+fn conditional_writes(b: &dyn Backend) {
+    let inst = b.create();
+    let s = &inst.store;
+    assert_eq!(s.concurrency(), Concurrency::Atomic);
+    let (v, g0) = s.get_versioned("a/k").unwrap();
+    assert!(v.is_none());
+    assert_eq!(g0, Generation::Absent);
+    assert!(s.set_if("a/k", Some(b"one"), &Generation::Absent).unwrap());
+    // A second create-only write finds the key taken.
+    assert!(!s.set_if("a/k", Some(b"two"), &Generation::Absent).unwrap());
+    assert_eq!(get(s, "a/k").unwrap(), b"one");
+    let (v, g1) = s.get_versioned("a/k").unwrap();
+    assert_eq!(v.as_deref(), Some(&b"one"[..]));
+    assert!(matches!(g1, Generation::Tag(_)));
+    assert!(s.set_if("a/k", Some(b"two"), &g1).unwrap());
+    // The generation read before that replacement is stale now, even
+    // though the value has the same length.
+    assert!(!s.set_if("a/k", Some(b"six"), &g1).unwrap());
+    assert!(!s.set_if("a/k", None, &g1).unwrap());
+    assert_eq!(get(s, "a/k").unwrap(), b"two");
+    let (_, g2) = s.get_versioned("a/k").unwrap();
+    assert_ne!(g1, g2);
+    // An unconditional write moves the generation on too.
+    s.set("a/k", b"two").unwrap();
+    let (_, g3) = s.get_versioned("a/k").unwrap();
+    if g3 != g2 {
+        assert!(!s.set_if("a/k", Some(b"x"), &g2).unwrap());
+    }
+    assert!(s.set_if("a/k", None, &g3).unwrap());
+    assert!(get(s, "a/k").is_none());
+    assert!(!s.set_if("a/k", Some(b"y"), &g3).unwrap());
+    assert!(s.set_if("a/k", None, &Generation::Absent).unwrap());
+    s.flush().unwrap();
+}
+
+/// Threads that each read, modify and conditionally write one value
+/// (retrying on a conflict), with store handles of their own where the
+/// backend can open more, never lose an increment.
+fn conditional_increments(b: &dyn Backend) {
+    let inst = b.create();
+    with_timeout(120, move || {
+        let (threads, rounds) = (6u64, 60u64);
+        let handles: Vec<StoreRef> = (0..threads)
+            .map(|_| match &inst.reopen {
+                Some(open) if !inst.store.describe().starts_with("zip") => open(),
+                _ => Arc::clone(&inst.store),
+            })
+            .collect();
+        let joins: Vec<_> = handles
+            .into_iter()
+            .map(|s| {
+                thread::spawn(move || {
+                    let mut conflicts = 0u64;
+                    for _ in 0..rounds {
+                        loop {
+                            let (v, g) = s.get_versioned("n/count").unwrap();
+                            let n = v.map_or(0, |b| u64::from_le_bytes(b[..8].try_into().unwrap()));
+                            if s.set_if("n/count", Some(&(n + 1).to_le_bytes()), &g)
+                                .unwrap()
+                            {
+                                break;
+                            }
+                            conflicts += 1;
+                        }
+                        // Blind writes of the same key from others must not
+                        // slip between a conditional check and its write.
+                        s.set("n/other", b"x").unwrap();
+                    }
+                    conflicts
+                })
+            })
+            .collect();
+        let conflicts: u64 = joins.into_iter().map(|j| j.join().unwrap()).sum();
+        let s = &inst.store;
+        let v = get(s, "n/count").unwrap();
+        assert_eq!(
+            u64::from_le_bytes(v[..8].try_into().unwrap()),
+            threads * rounds,
+            "increments lost ({conflicts} conflicts seen)"
+        );
+    });
+}
+
 /// Flushed writes are seen by a new handle on the same storage, and writes
 /// through it (replace, delete, add) persist in turn.
 fn reopen_persists(b: &dyn Backend) {
@@ -762,6 +850,14 @@ macro_rules! conformance_suite {
             #[test]
             fn concurrent_writers() {
                 super::concurrent_writers(&backend())
+            }
+            #[test]
+            fn conditional_writes() {
+                super::conditional_writes(&backend())
+            }
+            #[test]
+            fn conditional_increments() {
+                super::conditional_increments(&backend())
             }
             #[test]
             fn reopen_persists() {

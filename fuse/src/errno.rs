@@ -70,6 +70,7 @@ mod tests {
         let busy = Error::Busy {
             path: "a".into(),
             reason: "r".into(),
+            pid: None,
         };
         assert_eq!(errno_of(&busy), Errno::EBUSY);
         let ro: Error = StoreError::ReadOnly {

@@ -30,7 +30,7 @@ pub use self::info::{StorageSummary, StoredChunk};
 pub use self::linear::linear_regions;
 pub use self::region::Region;
 use crate::dtype::{DataType, Endian};
-use crate::engine::{ArrayShared, Mode};
+use crate::engine::{ArrayShared, Mode, OpenOptions};
 use crate::error::{Error, Result};
 use crate::fill::FillValue;
 use crate::hierarchy;
@@ -87,8 +87,21 @@ pub struct Array {
 }
 
 impl Array {
-    /// Opens the array at `path` ("" or "/" is the root) in `mode`.
+    /// Opens the array at `path` ("" or "/" is the root) in `mode`; fails at
+    /// once with [`Error::Busy`] if this or another process has it open in
+    /// the other mode.
     pub fn open(store: &StoreRef, path: &str, mode: Mode) -> Result<Array> {
+        Self::open_with(store, path, mode, &OpenOptions::default())
+    }
+
+    /// [`open`](Array::open) with options (how long to wait while the array
+    /// is busy).
+    pub fn open_with(
+        store: &StoreRef,
+        path: &str,
+        mode: Mode,
+        opts: &OpenOptions,
+    ) -> Result<Array> {
         let path = normalize_path(path)?;
         if mode == Mode::Write && !store.is_writable() {
             return Err(crate::error::StoreError::ReadOnly {
@@ -111,7 +124,7 @@ impl Array {
                 .into())
             }
         };
-        Self::from_metadata(store, &path, meta, mode)
+        Self::from_metadata(store, &path, meta, mode, opts)
     }
 
     pub(crate) fn from_metadata(
@@ -119,8 +132,9 @@ impl Array {
         path: &str,
         meta: ArrayMetadata,
         mode: Mode,
+        opts: &OpenOptions,
     ) -> Result<Array> {
-        let shared = ArrayShared::acquire(store, path, meta, mode)?;
+        let shared = ArrayShared::acquire(store, path, meta, mode, opts)?;
         Ok(Array {
             shared,
             store: Arc::clone(store),
@@ -148,6 +162,7 @@ impl Array {
                     reason: format!(
                         "{r} read and {w} write handle(s) are open; close them before replacing the array"
                     ),
+                    pid: None,
                 });
             }
             if !overwrite {
@@ -166,7 +181,7 @@ impl Array {
         if !path.is_empty() {
             hierarchy::refresh_consolidated(store)?;
         }
-        Self::from_metadata(store, &path, meta, Mode::Write)
+        Self::from_metadata(store, &path, meta, Mode::Write, &OpenOptions::default())
     }
 
     /// Creates an array from a metadata document (v3 `zarr.json` or v2

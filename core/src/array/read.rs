@@ -425,8 +425,8 @@ impl Array {
                 let _lock = (self.mode == Mode::Write).then(|| self.shared.locks.lock(&key));
                 if _lock.is_some() {
                     if let Some(cell) = self.shared.dirty.get(&key) {
-                        let data = cell.data.lock();
-                        t.copy_from(&data, &spec.shape, &p.in_cell, off, &p.count, elem);
+                        let data = &cell.state.lock().data;
+                        t.copy_from(data, &spec.shape, &p.in_cell, off, &p.count, elem);
                         return Ok(());
                     }
                 }

@@ -10,22 +10,35 @@
 //!   when it exceeds its byte budget).
 //! * A cell that ends up entirely fill value is deleted instead of stored.
 //! * An error while loading or encoding leaves the stored value untouched.
+//!
+//! # Several processes
+//! A buffered cell remembers which elements this process wrote and the
+//! [`Generation`] of the stored value it was loaded from. Unless every
+//! element of the cell was written, its flush stores it with
+//! [`Store::set_if`](crate::store::Store::set_if) against that generation;
+//! when another process replaced the value meanwhile, the flush re-reads
+//! it, copies this process's elements over it and tries again, so both
+//! processes' writes end up in it. Whole-cell writes need no condition:
+//! they replace whatever is stored. On stores that cannot make writes
+//! conditional ([`Concurrency::Unprotected`]) partial writes are refused
+//! ([`Error::Unprotected`]) unless the store was opened as the single
+//! writer.
 
 use std::borrow::Cow;
-use std::sync::atomic::Ordering;
 
 use rayon::prelude::*;
 
 use super::read::with_scratch;
 use super::region::{cell_parts, CellPart, Region};
-use super::source::Source;
 use super::{Array, Layout};
 use crate::codec::ChunkSpec;
 use crate::dtype::{swap_bytes_in_place, Endian};
+use crate::engine::CellState;
 use crate::engine::{cache, pool};
-use crate::error::{Error, RegionError, Result};
+use crate::error::{Error, RegionError, Result, StoreError};
 use crate::metadata::{ArrayMetadata, Order};
 use crate::nd::{self, Strides};
+use crate::store::{Concurrency, Generation};
 
 impl Array {
     /// Writes `data` (laid out as `layout`) into `region`.
@@ -124,36 +137,54 @@ impl Array {
             self.store_cell(&key, encoded.as_deref())?;
             return Ok(());
         }
+        self.check_partial_writes(&key)?;
         let _lock = self.shared.locks.lock(&key);
         let cell = match self.shared.dirty.get(&key) {
             Some(c) => c,
             None => {
-                let loaded = self.load_cell(meta, &key, &spec)?;
-                self.shared.dirty.insert(key.clone(), loaded)
+                let (loaded, base) = self.load_cell(meta, &key, &spec)?;
+                let n = nd::num_elements(&spec.shape);
+                let inside = cell_elements_in_array(meta, &p.cell) as usize;
+                self.shared
+                    .dirty
+                    .insert(key.clone(), loaded, n, inside, base)
             }
         };
-        let mut buf = cell.data.lock();
+        let mut st = cell.state.lock();
         nd::copy_strided(
             data,
             src_off,
             strides,
-            &mut buf,
+            &mut st.data,
             dst_off,
             &cell_strides,
             &p.count,
             elem,
         );
-        drop(buf);
+        mark_box(&mut st, &spec.shape, &p.in_cell, &p.count);
+        let complete = st.complete();
+        drop(st);
         // A cell filled piece by piece (streaming writes not aligned to
         // chunks: a file copied into the mount, an .npy after its header) is
         // written out as soon as it is complete, not at the next flush. A
         // failure here keeps the cell buffered; `flush` reports it.
-        let n: u64 = p.count.iter().map(|&c| c as u64).product();
-        let written = cell.written.fetch_add(n, Ordering::Relaxed) + n;
-        if written >= cell_elements_in_array(meta, &p.cell) {
+        if complete {
             let _ = self.flush_cell_locked(meta, &spec, &key);
         }
         Ok(())
+    }
+
+    /// Refuses a partial-cell write where the store cannot keep it from
+    /// losing another process's update.
+    fn check_partial_writes(&self, key: &str) -> Result<()> {
+        match self.shared.concurrency() {
+            Concurrency::Unprotected { reason } => Err(Error::Unprotected {
+                store: self.shared.store.describe(),
+                key: key.to_string(),
+                reason,
+            }),
+            Concurrency::Atomic | Concurrency::SingleWriter => Ok(()),
+        }
     }
 
     /// Writes out the buffered cell `key`; the caller holds its lock. On
@@ -162,22 +193,90 @@ impl Array {
         let Some(cell) = self.shared.dirty.remove(key) else {
             return Ok(());
         };
-        let data = cell.data.lock();
-        let result = if nd::all_equal(&data, spec.fill.as_bytes()) {
-            self.store_cell(key, None)
-        } else {
-            match meta.codecs.encode(&data, spec) {
-                Ok(e) => self.store_cell(key, Some(&e)),
-                Err(e) => Err(Error::chunk(key, e)),
-            }
-        };
+        let mut st = std::mem::replace(
+            &mut *cell.state.lock(),
+            CellState {
+                data: Vec::new(),
+                mask: Default::default(),
+                written: 0,
+                inside: 0,
+                base: Generation::Absent,
+            },
+        );
+        let result = self.store_merged(meta, spec, key, &mut st);
         if result.is_err() {
             // Keep the data buffered so that nothing is lost.
-            drop(data);
-            let v = std::mem::take(&mut *cell.data.lock());
-            self.shared.dirty.insert(key.to_string(), v);
+            self.shared.dirty.insert_state(key.to_string(), st);
         }
         result
+    }
+
+    /// Stores a buffered cell. A cell whose every element (inside the
+    /// array) was written replaces the stored value outright; otherwise the
+    /// value is replaced only if it is still the one the cell was loaded
+    /// from, and on a conflict the cell's written elements are merged into
+    /// the value as it is now, and the write tried again.
+    fn store_merged(
+        &self,
+        meta: &ArrayMetadata,
+        spec: &ChunkSpec,
+        key: &str,
+        st: &mut CellState,
+    ) -> Result<()> {
+        let blind = st.complete() || matches!(self.shared.concurrency(), Concurrency::SingleWriter);
+        let elem = spec.dtype.size();
+        let mut pause = std::time::Duration::from_micros(200);
+        for attempt in 0u32.. {
+            let fill = nd::all_equal(&st.data, spec.fill.as_bytes());
+            let encoded = if fill {
+                None
+            } else {
+                Some(
+                    meta.codecs
+                        .encode(&st.data, spec)
+                        .map_err(|e| Error::chunk(key, e))?,
+                )
+            };
+            if blind {
+                return self.store_cell(key, encoded.as_deref());
+            }
+            let store = &self.shared.store;
+            let stored = match store.set_if(key, encoded.as_deref(), &st.base) {
+                Err(StoreError::Unsupported { .. }) if encoded.is_none() => {
+                    // The store cannot delete conditionally: store the
+                    // all-fill cell instead, conditionally.
+                    let e = meta
+                        .codecs
+                        .encode(&st.data, spec)
+                        .map_err(|e| Error::chunk(key, e))?;
+                    store.set_if(key, Some(&e), &st.base)?
+                }
+                r => r?,
+            };
+            if stored {
+                cache::cache().invalidate(self.shared.id, key);
+                if attempt > 0 {
+                    crate::engine::stats::add_conflicts(attempt as u64);
+                }
+                return Ok(());
+            }
+            if attempt >= MAX_MERGE_ATTEMPTS {
+                return Err(Error::Store(StoreError::Backend {
+                    key: key.to_string(),
+                    message: format!(
+                        "gave up after {attempt} attempts to merge this process's writes into a value other processes kept replacing"
+                    ),
+                }));
+            }
+            // Another process replaced the value: merge into it.
+            let (fresh, base) = self.load_cell(meta, key, spec)?;
+            st.merge_into(fresh, elem, base);
+            if attempt >= 2 {
+                std::thread::sleep(pause + pause.mul_f64(jitter()));
+                pause = (pause * 2).min(std::time::Duration::from_millis(100));
+            }
+        }
+        unreachable!("the loop returns")
     }
 
     /// Sets bytes `first..first + bytes.len()` of element `elem` (C-order
@@ -203,15 +302,25 @@ impl Array {
         }
         let key = self.shared.chunk_key(&meta, &cell);
         let off = Strides::c_order(&spec.shape, size).offset(&in_cell) as usize;
+        self.check_partial_writes(&key)?;
         let _lock = self.shared.locks.lock(&key);
         let dirty = match self.shared.dirty.get(&key) {
             Some(c) => c,
             None => {
-                let loaded = self.load_cell(&meta, &key, &spec)?;
-                self.shared.dirty.insert(key.clone(), loaded)
+                let (loaded, base) = self.load_cell(&meta, &key, &spec)?;
+                let n = nd::num_elements(&spec.shape);
+                let inside = cell_elements_in_array(&meta, &cell) as usize;
+                self.shared
+                    .dirty
+                    .insert(key.clone(), loaded, n, inside, base)
             }
         };
-        let mut buf = dirty.data.lock();
+        let mut st = dirty.state.lock();
+        // The element counts as written: a merge after another process's
+        // replacement keeps this process's bytes of it, and takes the
+        // element's other bytes from what this process loaded.
+        st.mark(off / size, 1);
+        let buf = &mut st.data;
         let swap = endian != Endian::native() && meta.data_type.has_byte_order();
         let unit = meta.data_type.swap_unit();
         for (k, &b) in bytes.iter().enumerate() {
@@ -226,18 +335,25 @@ impl Array {
         Ok(())
     }
 
-    /// The decoded content of a cell as stored (fill value if absent).
-    fn load_cell(&self, meta: &ArrayMetadata, key: &str, spec: &ChunkSpec) -> Result<Vec<u8>> {
+    /// The decoded content of a cell as stored (fill value if absent), with
+    /// the generation of the stored value.
+    fn load_cell(
+        &self,
+        meta: &ArrayMetadata,
+        key: &str,
+        spec: &ChunkSpec,
+    ) -> Result<(Vec<u8>, Generation)> {
         let mut v = crate::util::try_zeroed(spec.num_bytes())
             .map_err(|e| Error::invalid(format!("chunk {key:?}: {e}")))?;
-        match Source::key(self.store_dyn(), key).get_all()? {
+        let (stored, base) = self.shared.store.get_versioned(key)?;
+        match stored {
             None => nd::fill_with(&mut v, spec.fill.as_bytes()),
             Some(bytes) => meta
                 .codecs
                 .decode_into(&bytes, spec, &mut v)
                 .map_err(|e| Error::chunk(key, e))?,
         }
-        Ok(v)
+        Ok((v, base))
     }
 
     /// Stores an encoded cell (or deletes it when `None`: all fill value).
@@ -283,6 +399,40 @@ impl Array {
             })
         }
     }
+}
+
+/// How often a flush re-reads and merges a cell that other processes keep
+/// replacing before it reports the contention as an error.
+const MAX_MERGE_ATTEMPTS: u32 = 1000;
+
+/// A number in [0, 1) that differs between threads and calls.
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id() as u64);
+    (h.finish() % 1024) as f64 / 1024.0
+}
+
+/// Marks the box `start..start + count` (in the cell's element indices,
+/// C order over `shape`) written.
+fn mark_box(st: &mut CellState, shape: &[usize], start: &[usize], count: &[usize]) {
+    let nd = shape.len();
+    if count.iter().any(|&c| c == 0) {
+        return;
+    }
+    if nd == 0 {
+        st.mark(0, 1);
+        return;
+    }
+    let strides = nd::c_strides(shape);
+    let outer: Vec<u64> = count[..nd - 1].iter().map(|&c| c as u64).collect();
+    nd::for_each_index(&outer, |idx| {
+        let first: usize = (0..nd - 1)
+            .map(|d| (start[d] + idx[d] as usize) * strides[d])
+            .sum::<usize>()
+            + start[nd - 1];
+        st.mark(first, count[nd - 1]);
+    });
 }
 
 /// Elements of grid cell `cell` that lie inside the array.

@@ -4,24 +4,77 @@
 //! Entries are only touched while holding the chunk's lock from the array's
 //! [`LockTable`](super::locks::LockTable), so one chunk's read-modify-write
 //! sequences never interleave; the map's own mutex is held only briefly.
+//!
+//! Each cell remembers which elements this process wrote (a bit per
+//! element) and the [`Generation`] of the stored value it was loaded from:
+//! if another process replaced the value meanwhile, the flush re-reads it
+//! and copies only this process's elements over it (see `array/write.rs`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use fixedbitset::FixedBitSet;
 use parking_lot::Mutex;
+
+use crate::store::Generation;
+
+/// The content of a dirty chunk.
+#[derive(Debug)]
+pub(crate) struct CellState {
+    /// Decoded chunk bytes (C order, native byte order, full cell shape).
+    pub data: Vec<u8>,
+    /// Elements written by this process since the cell was loaded.
+    pub mask: FixedBitSet,
+    /// Number of bits set in `mask`.
+    pub written: usize,
+    /// Elements of the cell inside the array (edge cells reach past it):
+    /// once all of them are written the cell is complete.
+    pub inside: usize,
+    /// The stored value `data` was loaded from.
+    pub base: Generation,
+}
+
+impl CellState {
+    /// Marks elements `start..start + len` written.
+    pub fn mark(&mut self, start: usize, len: usize) {
+        let r = start..start + len;
+        let already = self.mask.count_ones(r.clone());
+        self.mask.insert_range(r);
+        self.written += len - already;
+    }
+
+    /// Whether every element inside the array was written (the stored
+    /// value is then irrelevant).
+    pub fn complete(&self) -> bool {
+        self.written >= self.inside
+    }
+
+    /// Copies the written elements (`elem` bytes each) into `fresh`, the
+    /// stored value as re-read, and makes that the cell's content.
+    pub fn merge_into(&mut self, mut fresh: Vec<u8>, elem: usize, base: Generation) {
+        let mut ones = self.mask.ones().peekable();
+        while let Some(first) = ones.next() {
+            let mut last = first;
+            while ones.peek() == Some(&(last + 1)) {
+                last += 1;
+                ones.next();
+            }
+            let r = first * elem..(last + 1) * elem;
+            fresh[r.clone()].copy_from_slice(&self.data[r]);
+        }
+        self.data = fresh;
+        self.base = base;
+    }
+}
 
 /// One dirty chunk.
 #[derive(Debug)]
 pub(crate) struct DirtyCell {
-    /// Decoded chunk bytes (C order, native byte order, full cell shape).
-    pub data: Mutex<Vec<u8>>,
+    /// Its content.
+    pub state: Mutex<CellState>,
     /// Insertion order (oldest are flushed first).
     pub seq: u64,
-    /// Elements written into the cell since it was loaded (overlapping
-    /// writes count twice): once it reaches the cell's element count the
-    /// cell is probably complete and is written out early.
-    pub written: AtomicU64,
 }
 
 /// The dirty chunks of an array.
@@ -63,17 +116,39 @@ impl DirtyBuffer {
         self.map.lock().get(key).cloned()
     }
 
-    /// Adds a dirty cell (caller holds the chunk lock).
-    pub fn insert(&self, key: String, data: Vec<u8>) -> Arc<DirtyCell> {
-        let n = data.len();
+    /// Adds a dirty cell loaded from the stored value at `base`, with
+    /// `elements` elements none of which is written yet (caller holds the
+    /// chunk lock).
+    pub fn insert(
+        &self,
+        key: String,
+        data: Vec<u8>,
+        elements: usize,
+        inside: usize,
+        base: Generation,
+    ) -> Arc<DirtyCell> {
+        self.insert_state(
+            key,
+            CellState {
+                data,
+                mask: FixedBitSet::with_capacity(elements),
+                written: 0,
+                inside,
+                base,
+            },
+        )
+    }
+
+    /// Puts a cell's state back (a failed flush; caller holds the lock).
+    pub fn insert_state(&self, key: String, state: CellState) -> Arc<DirtyCell> {
+        let n = state.data.len();
         let cell = Arc::new(DirtyCell {
-            data: Mutex::new(data),
+            state: Mutex::new(state),
             seq: self.seq.fetch_add(1, Ordering::Relaxed),
-            written: AtomicU64::new(0),
         });
         if let Some(old) = self.map.lock().insert(key, Arc::clone(&cell)) {
             self.bytes
-                .fetch_sub(old.data.lock().len(), Ordering::Relaxed);
+                .fetch_sub(old.state.lock().data.len(), Ordering::Relaxed);
         }
         self.bytes.fetch_add(n, Ordering::Relaxed);
         cell
@@ -83,7 +158,8 @@ impl DirtyBuffer {
     pub fn remove(&self, key: &str) -> Option<Arc<DirtyCell>> {
         let old = self.map.lock().remove(key);
         if let Some(c) = &old {
-            self.bytes.fetch_sub(c.data.lock().len(), Ordering::Relaxed);
+            self.bytes
+                .fetch_sub(c.state.lock().data.len(), Ordering::Relaxed);
         }
         old
     }

@@ -5,23 +5,30 @@
 //! shares one [`ArrayShared`]: read handles share the cache entries, write
 //! handles share the lock table and the buffer of dirty chunks, and the
 //! bookkeeping of open handles refuses to mix modes ([`crate::Error::Busy`]).
+//! The first handle of a mode in the process also takes the store's
+//! cross-process lock of that mode ([`Store::lock_node`](crate::store::Store::lock_node)),
+//! held until the last handle of the mode closes, so the rule holds between
+//! processes too.
 
 pub mod cache;
 mod dirty;
 pub mod locks;
 pub mod pool;
+pub mod stats;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 
-pub(crate) use self::dirty::DirtyBuffer;
+pub(crate) use self::dirty::{CellState, DirtyBuffer};
 use self::locks::LockTable;
 use crate::error::Error;
+use crate::error::StoreError;
 use crate::metadata::ArrayMetadata;
-use crate::store::StoreRef;
+use crate::store::{Concurrency, ModeLock, NodeAccess, StoreRef};
 
 /// How an array handle is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,10 +39,35 @@ pub enum Mode {
     Write,
 }
 
+/// How to open an array handle.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpenOptions {
+    /// How long to wait for other processes holding the array in the other
+    /// mode to close it; `None` (the default) fails at once with
+    /// [`crate::Error::Busy`].
+    pub wait: Option<Duration>,
+}
+
+impl OpenOptions {
+    /// Fail at once when the array is busy.
+    pub fn new() -> Self {
+        OpenOptions::default()
+    }
+
+    /// Wait up to `d` for the array to become free.
+    pub fn wait(mut self, d: Duration) -> Self {
+        self.wait = Some(d);
+        self
+    }
+}
+
 #[derive(Debug, Default)]
 struct Modes {
     readers: usize,
     writers: usize,
+    /// The cross-process lock of the current mode, while any handle is open.
+    process_lock: Option<ModeLock>,
 }
 
 /// State shared by all handles of one array in this process.
@@ -54,6 +86,9 @@ pub(crate) struct ArrayShared {
     /// Dirty chunks of write handles.
     pub dirty: DirtyBuffer,
     modes: Mutex<Modes>,
+    /// What the store guarantees for partial writes of several processes,
+    /// found when the first write handle opens.
+    pub concurrency: parking_lot::Mutex<Option<Concurrency>>,
 }
 
 /// The store's identity joined with the node path: one array reached through
@@ -84,6 +119,7 @@ impl ArrayShared {
         path: &str,
         meta: ArrayMetadata,
         mode: Mode,
+        opts: &OpenOptions,
     ) -> Result<Arc<ArrayShared>, Error> {
         let key = registry_key(store, path);
         let mut reg = REGISTRY.lock();
@@ -97,6 +133,7 @@ impl ArrayShared {
                         return Err(Error::Busy {
                             path: path.to_string(),
                             reason: "its metadata changed on disk while handles are open".into(),
+                            pid: None,
                         });
                     }
                     drop(m);
@@ -114,6 +151,7 @@ impl ArrayShared {
                     locks: LockTable::default(),
                     dirty: DirtyBuffer::new(DEFAULT_WRITE_BUFFER),
                     modes: Mutex::new(Modes::default()),
+                    concurrency: parking_lot::Mutex::new(None),
                 });
                 map.retain(|_, w| w.strong_count() > 0);
                 map.insert(key, Arc::downgrade(&s));
@@ -128,20 +166,38 @@ impl ArrayShared {
                     return Err(Error::Busy {
                         path: path.to_string(),
                         reason: format!(
-                            "{} write handle(s) open; reads and writes never mix",
-                            m.writers
+                            "{} open in this process; reads and writes never mix",
+                            plural(m.writers, "write handle is", "write handles are")
                         ),
+                        pid: None,
                     })
                 }
                 Mode::Write if m.readers > 0 => {
                     return Err(Error::Busy {
                         path: path.to_string(),
                         reason: format!(
-                            "{} read handle(s) open; reads and writes never mix",
-                            m.readers
+                            "{} open in this process; reads and writes never mix",
+                            plural(m.readers, "read handle is", "read handles are")
                         ),
+                        pid: None,
                     })
                 }
+                _ => {}
+            }
+            if m.readers + m.writers == 0 {
+                // The first handle of the process: join the mode's group
+                // across processes. Other threads of this process opening
+                // the array wait on `modes` meanwhile, as they would on
+                // the lock itself.
+                let access = match mode {
+                    Mode::Read => NodeAccess::Read,
+                    Mode::Write => NodeAccess::Write,
+                };
+                m.process_lock = store
+                    .lock_node(path, access, opts.wait)
+                    .map_err(|e| busy_error(path, e))?;
+            }
+            match mode {
                 Mode::Read => m.readers += 1,
                 Mode::Write => {
                     if m.writers == 0 {
@@ -194,10 +250,12 @@ impl ArrayShared {
         out
     }
 
-    /// Unregisters a handle; returns true if it was the last writer.
+    /// Unregisters a handle (after its last flush); returns true if it was
+    /// the last writer. The last handle of the process releases the
+    /// cross-process lock.
     pub(crate) fn release(&self, mode: Mode) -> bool {
         let mut m = self.modes.lock();
-        match mode {
+        let last_writer = match mode {
             Mode::Read => {
                 m.readers = m.readers.saturating_sub(1);
                 false
@@ -206,7 +264,18 @@ impl ArrayShared {
                 m.writers = m.writers.saturating_sub(1);
                 m.writers == 0
             }
+        };
+        if m.readers + m.writers == 0 {
+            m.process_lock = None;
         }
+        last_writer
+    }
+
+    /// What the store guarantees for partial writes from several processes
+    /// (asked once per array).
+    pub(crate) fn concurrency(&self) -> Concurrency {
+        let mut c = self.concurrency.lock();
+        c.get_or_insert_with(|| self.store.concurrency()).clone()
     }
 
     /// Number of open (read, write) handles.
@@ -223,6 +292,28 @@ impl ArrayShared {
     /// The store key of grid cell `cell`.
     pub(crate) fn chunk_key(&self, meta: &ArrayMetadata, cell: &[u64]) -> String {
         crate::store::join_key(&self.path, &meta.chunk_key_encoding.encode(cell))
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// The error of a refused cross-process lock.
+fn busy_error(path: &str, e: StoreError) -> Error {
+    match e {
+        StoreError::Locked {
+            held_by, who, pid, ..
+        } => Error::Busy {
+            path: path.to_string(),
+            reason: format!("open for {held_by} by {who}; reads and writes never mix"),
+            pid,
+        },
+        other => Error::Store(other),
     }
 }
 

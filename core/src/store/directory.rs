@@ -28,7 +28,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::key::{is_temp_name, validate_key, TEMP_MARKER};
-use super::{ByteRange, Bytes, ListDir, Store, StoreError, StoreOptions};
+use super::lock::{Group, Holder, ModeLock};
+use super::replace::{self, NewValue};
+use super::{
+    ByteRange, Bytes, Concurrency, Generation, ListDir, NodeAccess, Store, StoreError, StoreOptions,
+};
 
 /// Values at least this large are memory-mapped instead of read.
 const MMAP_THRESHOLD: u64 = 1 << 20;
@@ -347,6 +351,122 @@ fn walk_temps(dir: &Path, rel: &str, out: &mut Vec<String>) -> Result<(), StoreE
     Ok(())
 }
 
+/// The whole content of an open store file.
+fn read_whole(f: &File, key: &str) -> Result<Bytes, StoreError> {
+    let size = f
+        .metadata()
+        .map_err(|e| StoreError::io(key, "stat", e))?
+        .len();
+    if size >= MMAP_THRESHOLD {
+        // SAFETY: the mapping is read-only. Files in a store are replaced
+        // by rename, never modified in place by zarrcore, so the mapped
+        // inode's contents do not change under us; a foreign process
+        // truncating a chunk file in place could fault the reader, which
+        // is the documented limit of mapping (see DESIGN.md).
+        let map = unsafe { memmap2::MmapOptions::new().populate().map(f) }
+            .map_err(|e| StoreError::io(key, "mmap", e))?;
+        if map.len() as u64 == size {
+            return Ok(Bytes::from_owner(map));
+        }
+    }
+    let mut buf = Vec::with_capacity(size as usize);
+    let mut r: &File = f;
+    r.read_to_end(&mut buf)
+        .map_err(|e| StoreError::io(key, "read", e))?;
+    Ok(Bytes::from(buf))
+}
+
+/// The error of a mode lock held by the other group.
+pub(super) fn locked_error(node: &str, holder: Holder) -> StoreError {
+    StoreError::Locked {
+        node: node.to_string(),
+        held_by: if holder.group == "readers" {
+            "reading"
+        } else {
+            "writing"
+        },
+        who: holder
+            .pid
+            .map_or_else(|| "another process".to_string(), |p| format!("process {p}")),
+        pid: holder.pid,
+    }
+}
+
+impl DirectoryStore {
+    /// Writes `value` to a temporary beside `key` (nothing for a delete) and
+    /// puts it in place under the key's lock if the key is at `expected`
+    /// (`None`: unconditionally). See [`replace`].
+    fn replace_value(
+        &self,
+        key: &str,
+        value: Option<&[u8]>,
+        expected: Option<&Generation>,
+    ) -> Result<bool, StoreError> {
+        validate_key(key)?;
+        let op = if value.is_some() { "write" } else { "delete" };
+        self.check_writable(op, key)?;
+        let (dir, name) = split_parent(key);
+        let name_c = cstr(name).map_err(|e| StoreError::io(key, op, e))?;
+        let Some(value) = value else {
+            let Some(dfd) = self.dir_fd(dir, false)? else {
+                return Ok(matches!(expected, None | Some(Generation::Absent)));
+            };
+            return replace::replace(dfd.as_raw_fd(), &name_c, NewValue::Delete, expected)
+                .map_err(|e| StoreError::io(key, "delete", e));
+        };
+        let dfd = self
+            .dir_fd(dir, true)?
+            .ok_or_else(|| StoreError::io(key, "write", io::ErrorKind::NotFound.into()))?;
+        // A name already taken (a crashed writer whose pid we reuse, or
+        // another store handle of this directory in this process) is skipped.
+        let mut attempts = 0;
+        let (fd, tmp_c) = loop {
+            let n = self.counter.fetch_add(1, Ordering::Relaxed);
+            let tmp = format!(".{name}{TEMP_MARKER}{}.{n}", std::process::id());
+            let tmp_c = cstr(&tmp).map_err(|e| StoreError::io(key, "write", e))?;
+            match open_beneath(
+                dfd.as_raw_fd(),
+                &tmp,
+                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
+                0o666,
+            ) {
+                Ok(fd) => break (fd, tmp_c),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 1000 => {
+                    attempts += 1
+                }
+                Err(e) => return Err(StoreError::io(key, "create temporary", e)),
+            }
+        };
+        let mut f = File::from(fd);
+        let written =
+            f.write_all(value)
+                .and_then(|_| if self.durable { f.sync_data() } else { Ok(()) });
+        drop(f);
+        let result = written.and_then(|_| {
+            replace::replace(dfd.as_raw_fd(), &name_c, NewValue::Temp(&tmp_c), expected)
+        });
+        match result {
+            Ok(true) => {}
+            Ok(false) | Err(_) => {
+                // SAFETY: valid descriptor and NUL-terminated name.
+                unsafe { libc::unlinkat(dfd.as_raw_fd(), tmp_c.as_ptr(), 0) };
+            }
+        }
+        let done = result.map_err(|e| StoreError::io(key, "write", e))?;
+        if done && self.durable {
+            // `dfd` is an O_PATH descriptor and fsync needs a real one, so
+            // reopen the directory read-only.
+            if let Ok(d) = open_beneath(dfd.as_raw_fd(), ".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
+            {
+                File::from(d)
+                    .sync_all()
+                    .map_err(|e| StoreError::io(key, "fsync directory", e))?;
+            }
+        }
+        Ok(done)
+    }
+}
+
 impl Store for DirectoryStore {
     fn describe(&self) -> String {
         format!("directory {}", self.root.display())
@@ -361,29 +481,10 @@ impl Store for DirectoryStore {
     }
 
     fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
-        let Some(mut f) = self.open_file(key)? else {
-            return Ok(None);
-        };
-        let size = f
-            .metadata()
-            .map_err(|e| StoreError::io(key, "stat", e))?
-            .len();
-        if size >= MMAP_THRESHOLD {
-            // SAFETY: the mapping is read-only. Files in a store are replaced
-            // by rename, never modified in place by zarrcore, so the mapped
-            // inode's contents do not change under us; a foreign process
-            // truncating a chunk file in place could fault the reader, which
-            // is the documented limit of mapping (see DESIGN.md).
-            let map = unsafe { memmap2::MmapOptions::new().populate().map(&f) }
-                .map_err(|e| StoreError::io(key, "mmap", e))?;
-            if map.len() as u64 == size {
-                return Ok(Some(Bytes::from_owner(map)));
-            }
+        match self.open_file(key)? {
+            None => Ok(None),
+            Some(f) => read_whole(&f, key).map(Some),
         }
-        let mut buf = Vec::with_capacity(size as usize);
-        f.read_to_end(&mut buf)
-            .map_err(|e| StoreError::io(key, "read", e))?;
-        Ok(Some(Bytes::from(buf)))
     }
 
     fn get_range(&self, key: &str, range: ByteRange) -> Result<Option<Bytes>, StoreError> {
@@ -457,93 +558,65 @@ impl Store for DirectoryStore {
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        validate_key(key)?;
-        self.check_writable("write", key)?;
-        let (dir, name) = split_parent(key);
-        let dfd = self
-            .dir_fd(dir, true)?
-            .ok_or_else(|| StoreError::io(key, "write", io::ErrorKind::NotFound.into()))?;
-        let name_c = cstr(name).map_err(|e| StoreError::io(key, "write", e))?;
-        // A name already taken (a crashed writer whose pid we reuse, or
-        // another store handle of this directory in this process) is skipped.
-        let mut attempts = 0;
-        let (fd, tmp_c) = loop {
-            let n = self.counter.fetch_add(1, Ordering::Relaxed);
-            let tmp = format!(".{name}{TEMP_MARKER}{}.{n}", std::process::id());
-            let tmp_c = cstr(&tmp).map_err(|e| StoreError::io(key, "write", e))?;
-            match open_beneath(
-                dfd.as_raw_fd(),
-                &tmp,
-                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
-                0o666,
-            ) {
-                Ok(fd) => break (fd, tmp_c),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 1000 => {
-                    attempts += 1
-                }
-                Err(e) => return Err(StoreError::io(key, "create temporary", e)),
-            }
-        };
-        let mut f = File::from(fd);
-        let written =
-            f.write_all(value)
-                .and_then(|_| if self.durable { f.sync_data() } else { Ok(()) });
-        drop(f);
-        let result = written.and_then(|_| {
-            // SAFETY: valid descriptors and NUL-terminated names.
-            let rc = unsafe {
-                libc::renameat(
-                    dfd.as_raw_fd(),
-                    tmp_c.as_ptr(),
-                    dfd.as_raw_fd(),
-                    name_c.as_ptr(),
-                )
-            };
-            if rc == 0 {
-                Ok(())
-            } else {
-                Err(io::Error::last_os_error())
-            }
-        });
-        if let Err(e) = result {
-            // SAFETY: as above.
-            unsafe { libc::unlinkat(dfd.as_raw_fd(), tmp_c.as_ptr(), 0) };
-            return Err(StoreError::io(key, "write", e));
-        }
-        if self.durable {
-            // `dfd` is an O_PATH descriptor and fsync needs a real one, so
-            // reopen the directory read-only.
-            if let Ok(d) = open_beneath(dfd.as_raw_fd(), ".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
-            {
-                File::from(d)
-                    .sync_all()
-                    .map_err(|e| StoreError::io(key, "fsync directory", e))?;
-            }
-        }
-        Ok(())
+        self.replace_value(key, Some(value), None).map(|_| ())
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {
-        validate_key(key)?;
-        self.check_writable("delete", key)?;
-        let (dir, name) = split_parent(key);
-        let Some(dfd) = self.dir_fd(dir, false)? else {
-            return Ok(());
-        };
-        let c = cstr(name).map_err(|e| StoreError::io(key, "delete", e))?;
-        // SAFETY: valid directory descriptor and NUL-terminated name.
-        let rc = unsafe { libc::unlinkat(dfd.as_raw_fd(), c.as_ptr(), 0) };
-        if rc != 0 {
-            let e = io::Error::last_os_error();
-            match e.raw_os_error() {
-                Some(libc::ENOENT) | Some(libc::ENOTDIR) => {}
-                Some(libc::EISDIR) => {}
-                _ => return Err(StoreError::io(key, "delete", e)),
-            }
-        }
-        Ok(())
+        self.replace_value(key, None, None).map(|_| ())
     }
 
+    fn get_versioned(&self, key: &str) -> Result<(Option<Bytes>, Generation), StoreError> {
+        let Some(f) = self.open_file(key)? else {
+            return Ok((None, Generation::Absent));
+        };
+        let bytes = read_whole(&f, key)?;
+        let tag = replace::tag_of(&f, &bytes).map_err(|e| StoreError::io(key, "stat", e))?;
+        Ok((Some(bytes), tag))
+    }
+
+    fn set_if(
+        &self,
+        key: &str,
+        value: Option<&[u8]>,
+        expected: &Generation,
+    ) -> Result<bool, StoreError> {
+        self.replace_value(key, value, Some(expected))
+    }
+
+    fn concurrency(&self) -> Concurrency {
+        Concurrency::Atomic
+    }
+
+    fn lock_node(
+        &self,
+        node: &str,
+        access: NodeAccess,
+        wait: Option<std::time::Duration>,
+    ) -> Result<Option<ModeLock>, StoreError> {
+        let dir = if node.is_empty() { "." } else { node };
+        if !node.is_empty() {
+            validate_key(node)?;
+        }
+        let fd = match open_beneath(
+            self.root_fd.as_raw_fd(),
+            dir,
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            0,
+        ) {
+            Ok(fd) => fd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io(node, "open for locking", e)),
+        };
+        let group = match access {
+            NodeAccess::Read => Group::Readers,
+            NodeAccess::Write => Group::Writers,
+        };
+        match ModeLock::acquire(File::from(fd), 0, group, wait) {
+            Ok(Ok(lock)) => Ok(Some(lock)),
+            Ok(Err(holder)) => Err(locked_error(node, holder)),
+            Err(e) => Err(StoreError::io(node, "lock", e)),
+        }
+    }
     fn delete_prefix(&self, prefix: &str) -> Result<(), StoreError> {
         let p = prefix.trim_end_matches('/');
         self.check_writable("delete", p)?;

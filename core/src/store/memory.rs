@@ -9,7 +9,7 @@ use std::sync::{Arc, Weak};
 use parking_lot::{Mutex, RwLock};
 
 use super::key::validate_key;
-use super::{ByteRange, Bytes, ListDir, Store, StoreError};
+use super::{ByteRange, Bytes, Concurrency, Generation, ListDir, Store, StoreError};
 
 /// An in-memory key/value store.
 #[derive(Debug, Default)]
@@ -99,6 +99,46 @@ impl Store for MemoryStore {
         validate_key(key)?;
         self.map.write().remove(key);
         Ok(())
+    }
+
+    fn get_versioned(&self, key: &str) -> Result<(Option<Bytes>, Generation), StoreError> {
+        validate_key(key)?;
+        Ok(match self.map.read().get(key) {
+            Some((b, v)) => (Some(b.clone()), Generation::Tag(v.to_string())),
+            None => (None, Generation::Absent),
+        })
+    }
+
+    fn set_if(
+        &self,
+        key: &str,
+        value: Option<&[u8]>,
+        expected: &Generation,
+    ) -> Result<bool, StoreError> {
+        validate_key(key)?;
+        let mut map = self.map.write();
+        let current = match map.get(key) {
+            Some((_, v)) => Generation::Tag(v.to_string()),
+            None => Generation::Absent,
+        };
+        if current != *expected {
+            return Ok(false);
+        }
+        match value {
+            Some(value) => {
+                let version = VERSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                map.insert(key.to_string(), (Bytes::copy_from_slice(value), version));
+            }
+            None => {
+                map.remove(key);
+            }
+        }
+        Ok(true)
+    }
+
+    fn concurrency(&self) -> Concurrency {
+        // Only this process sees a memory store.
+        Concurrency::Atomic
     }
 
     fn delete_prefix(&self, prefix: &str) -> Result<(), StoreError> {

@@ -9,9 +9,11 @@
 
 mod directory;
 mod key;
+mod lock;
 mod memory;
 #[cfg(feature = "object-store")]
 mod object;
+mod replace;
 mod zip;
 
 use std::fmt;
@@ -21,6 +23,7 @@ pub use bytes::Bytes;
 
 pub use self::directory::DirectoryStore;
 pub use self::key::{is_temp_name, join as join_key, normalize_path, validate_key, TEMP_MARKER};
+pub use self::lock::ModeLock;
 pub use self::memory::MemoryStore;
 #[cfg(feature = "object-store")]
 pub use self::object::{is_remote_url, RemoteConfig, RemoteStats, RemoteStore};
@@ -81,6 +84,48 @@ pub struct ListDir {
     pub keys: Vec<String>,
     /// Child prefixes (full, without trailing `/`).
     pub prefixes: Vec<String>,
+}
+
+/// The stored state of a key as a reader saw it: what a conditional write
+/// ([`Store::set_if`]) compares against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Generation {
+    /// The key did not exist.
+    Absent,
+    /// An opaque tag that changes whenever the value is replaced: an object
+    /// store's ETag; for a directory store, the file's identity and a
+    /// checksum of its content.
+    Tag(String),
+}
+
+/// What a store guarantees when several processes replace one key, which
+/// decides how the engine merges partial-chunk writes (see
+/// `docs/design.md`, "Several processes").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Concurrency {
+    /// [`Store::set_if`] is atomic against every process that uses this
+    /// store through zarrcore (directory stores: OFD locks; object stores:
+    /// `If-Match`/`If-None-Match`; memory and zip stores: one process).
+    Atomic,
+    /// The user declared this process the only writer (the `single_writer`
+    /// option): writes are unconditional.
+    SingleWriter,
+    /// The store cannot make a write conditional: partial-chunk writes from
+    /// several processes could silently lose each other, so the engine
+    /// refuses them.
+    Unprotected {
+        /// Why (what the server answered).
+        reason: String,
+    },
+}
+
+/// What a [`Store::lock_node`] lock admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeAccess {
+    /// Any number of readers, no writer.
+    Read,
+    /// Any number of writers, no reader.
+    Write,
 }
 
 /// A key/value store.
@@ -184,6 +229,66 @@ pub trait Store: Send + Sync + fmt::Debug {
                 Some(range) => self.get_range(r.key, range),
             })
             .collect()
+    }
+
+    /// The whole value with its [`Generation`], read consistently (the tag
+    /// is the one of the bytes returned). The default pairs
+    /// [`get`](Store::get) with a tag of [`version`](Store::version), which
+    /// is only as consistent as that store's versions.
+    fn get_versioned(&self, key: &str) -> Result<(Option<Bytes>, Generation), StoreError> {
+        let v = self.get(key)?;
+        let g = match (&v, self.version(key)?) {
+            (None, _) => Generation::Absent,
+            (Some(_), Some(t)) => Generation::Tag(t.to_string()),
+            (Some(_), None) => Generation::Tag(String::new()),
+        };
+        Ok((v, g))
+    }
+
+    /// Replaces (`Some`) or deletes (`None`) the value of `key` if and only
+    /// if it is still at generation `expected`, atomically with respect to
+    /// every other process using this store (as far as
+    /// [`concurrency`](Store::concurrency) promises). Returns `Ok(false)`,
+    /// changing nothing, when the key has moved on: the caller re-reads,
+    /// merges and tries again. Fails with [`StoreError::Unsupported`] where
+    /// the store cannot make the operation conditional (object stores cannot
+    /// delete conditionally: store the fill-valued chunk instead).
+    fn set_if(
+        &self,
+        key: &str,
+        value: Option<&[u8]>,
+        expected: &Generation,
+    ) -> Result<bool, StoreError> {
+        let _ = (value, expected);
+        Err(StoreError::Unsupported {
+            store: self.describe(),
+            op: "conditional write",
+            reason: format!("this store cannot replace {key:?} conditionally"),
+        })
+    }
+
+    /// What [`set_if`](Store::set_if) guarantees across processes. May make
+    /// a request the first time (object stores check once that the server
+    /// honours conditional requests).
+    fn concurrency(&self) -> Concurrency {
+        Concurrency::Unprotected {
+            reason: "the store does not implement conditional writes".into(),
+        }
+    }
+
+    /// Takes the cross-process lock of the read-or-write rule for the node
+    /// at `node` ("" for the root), waiting up to `wait` (`None`: not at
+    /// all) for processes holding it in the other mode. `Ok(None)`: the
+    /// store has no such lock (object stores; see `docs/design.md`). The
+    /// lock lasts as long as the returned value, or the process.
+    fn lock_node(
+        &self,
+        node: &str,
+        access: NodeAccess,
+        wait: Option<std::time::Duration>,
+    ) -> Result<Option<ModeLock>, StoreError> {
+        let _ = (node, access, wait);
+        Ok(None)
     }
 }
 

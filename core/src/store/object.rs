@@ -35,6 +35,7 @@
 //! (`retries`, `retry_timeout`); a permanent failure is a
 //! [`StoreError::Backend`] naming the key, the method and the object's URL.
 
+mod conditional;
 mod config;
 mod runtime;
 mod writes;
@@ -48,10 +49,13 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStoreExt as _, ObjectStoreScheme, PutPayload};
 
+use self::conditional::PutIf;
 pub use self::config::RemoteConfig;
 use self::writes::{Finish, WriteQueue};
 use super::key::validate_key;
-use super::{ByteRange, Bytes, GetRequest, ListDir, Store, StoreError, StoreOptions};
+use super::{
+    ByteRange, Bytes, Concurrency, Generation, GetRequest, ListDir, Store, StoreError, StoreOptions,
+};
 
 /// URL schemes served by [`RemoteStore`].
 const SCHEMES: &[&str] = &[
@@ -485,6 +489,10 @@ pub struct RemoteStore {
     /// Write-behind queue (`None`: synchronous writes).
     writes: Option<Arc<WriteQueue>>,
     concurrency: usize,
+    /// The `single_writer` option: conditional writes are not needed.
+    single_writer: bool,
+    /// Whether the server honours conditional requests (probed once).
+    conditional: std::sync::OnceLock<Concurrency>,
     print_stats: bool,
 }
 
@@ -673,6 +681,8 @@ impl RemoteStore {
             writes: (writable && config.write_behind)
                 .then(|| Arc::new(WriteQueue::new(2 * concurrency))),
             concurrency,
+            single_writer: config.single_writer,
+            conditional: std::sync::OnceLock::new(),
             print_stats: std::env::var("ZARRCORE_OBJECT_STATS")
                 .is_ok_and(|v| config::parse_bool("ZARRCORE_OBJECT_STATS", &v) == Ok(true)),
         })
@@ -894,6 +904,79 @@ impl Store for RemoteStore {
             Some(w) => w.drain(),
             None => Ok(()),
         }
+    }
+
+    fn get_versioned(&self, key: &str) -> Result<(Option<Bytes>, Generation), StoreError> {
+        validate_key(key)?;
+        // A queued write of this key must land first: its ETag is the
+        // generation a conditional write compares against.
+        self.settle(key);
+        runtime::block_on(self.shared.clone().get_versioned(key.to_string()))?
+    }
+
+    fn set_if(
+        &self,
+        key: &str,
+        value: Option<&[u8]>,
+        expected: &Generation,
+    ) -> Result<bool, StoreError> {
+        validate_key(key)?;
+        self.check_writable("write", key)?;
+        if self.single_writer {
+            match value {
+                Some(v) => self.set(key, v)?,
+                None => self.delete(key)?,
+            }
+            return Ok(true);
+        }
+        self.settle(key);
+        let unsupported = |reason: String| StoreError::Unsupported {
+            store: self.describe(),
+            op: "conditional write",
+            reason,
+        };
+        let Some(value) = value else {
+            // Object stores cannot delete conditionally; deleting what was
+            // never there needs no condition.
+            let (v, _) = self.get_versioned(key)?;
+            return match (v, expected) {
+                (None, Generation::Absent) => Ok(true),
+                (Some(_), Generation::Absent) => Ok(false),
+                _ => Err(unsupported(format!(
+                    "{key:?} cannot be deleted conditionally on this store"
+                ))),
+            };
+        };
+        let shared = self.shared.clone();
+        let (k, v, g) = (
+            key.to_string(),
+            Bytes::copy_from_slice(value),
+            expected.clone(),
+        );
+        match runtime::block_on(shared.put_if(k, v, g))?? {
+            PutIf::Done => Ok(true),
+            PutIf::Conflict => Ok(false),
+            PutIf::Unsupported(r) => Err(unsupported(r)),
+        }
+    }
+
+    fn concurrency(&self) -> Concurrency {
+        if self.single_writer {
+            return Concurrency::SingleWriter;
+        }
+        if !self.writable {
+            return Concurrency::Unprotected {
+                reason: "the store is read-only".into(),
+            };
+        }
+        self.conditional
+            .get_or_init(|| {
+                let shared = self.shared.clone();
+                runtime::block_on(shared.probe()).unwrap_or_else(|e| Concurrency::Unprotected {
+                    reason: e.to_string(),
+                })
+            })
+            .clone()
     }
 
     fn get_many(&self, requests: &[GetRequest<'_>]) -> Vec<Result<Option<Bytes>, StoreError>> {

@@ -10,19 +10,31 @@
 //! the old one and renames it into place: readers of the file see either
 //! the old archive or the new one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
 use parking_lot::{Mutex, RwLock};
 
 use super::directory::DirectoryStore;
 use super::key::{validate_key, TEMP_MARKER};
+use super::lock::{slot_of, Group, ModeLock};
 use super::memory::list_dir_from_keys;
-use super::{ByteRange, Bytes, ListDir, Store, StoreError, StoreOptions};
+use super::{
+    ByteRange, Bytes, Concurrency, Generation, ListDir, NodeAccess, Store, StoreError, StoreOptions,
+};
+
+/// A generation from the content alone (stores without file identities).
+pub(crate) fn content_generation(v: Option<&[u8]>) -> Generation {
+    match v {
+        None => Generation::Absent,
+        Some(b) => Generation::Tag(format!("{}:{:08x}", b.len(), crc32c::crc32c(b))),
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -67,6 +79,61 @@ pub struct ZipStore {
     archive: RwLock<Option<Archive>>,
     staging: Mutex<Option<Staging>>,
     writable: bool,
+    /// Held while writable: one writer process per zip file.
+    _writer: Option<Arc<ModeLock>>,
+    /// Serialises conditional writes of this handle.
+    cas: Mutex<()>,
+}
+
+/// The writer locks of zip files this process holds (several handles of
+/// one process share one; another process is refused).
+static WRITERS: Mutex<Option<HashMap<PathBuf, Weak<ModeLock>>>> = Mutex::new(None);
+
+/// The directory holding the zip file, for its locks (the zip itself is
+/// replaced by rename on every flush, so it cannot carry them), and the
+/// lock slot of `what` in it.
+fn lock_place(path: &Path, what: &str) -> Result<(File, u64), StoreError> {
+    let abs = path.canonicalize().or_else(|_| {
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        parent
+            .canonicalize()
+            .map(|p| p.join(path.file_name().unwrap_or_default()))
+    });
+    let abs = abs.map_err(|e| open_err(path, format!("cannot resolve its directory: {e}")))?;
+    let dir = abs.parent().unwrap_or(Path::new("/"));
+    let f = File::open(dir)
+        .map_err(|e| open_err(path, format!("cannot open its directory for locking: {e}")))?;
+    Ok((f, slot_of(&format!("{}\n{what}", abs.display()))))
+}
+
+fn writer_lock(path: &Path) -> Result<Arc<ModeLock>, StoreError> {
+    let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let mut guard = WRITERS.lock();
+    let map = guard.get_or_insert_with(HashMap::new);
+    if let Some(l) = map.get(&key).and_then(Weak::upgrade) {
+        return Ok(l);
+    }
+    let (dir, slot) = lock_place(path, "")?;
+    match ModeLock::acquire(dir, slot, Group::SoleWriter, None) {
+        Ok(Ok(l)) => {
+            let l = Arc::new(l);
+            map.retain(|_, w| w.strong_count() > 0);
+            map.insert(key, Arc::downgrade(&l));
+            Ok(l)
+        }
+        Ok(Err(holder)) => Err(StoreError::Locked {
+            node: path.display().to_string(),
+            held_by: "writing",
+            who: holder
+                .pid
+                .map_or_else(|| "another process".to_string(), |p| format!("process {p}")),
+            pid: holder.pid,
+        }),
+        Err(e) => Err(open_err(path, format!("cannot lock: {e}"))),
+    }
 }
 
 fn open_err(path: &Path, reason: impl ToString) -> StoreError {
@@ -141,6 +208,11 @@ impl ZipStore {
         } else {
             return Err(open_err(&path, "no such file"));
         };
+        let writer = if writable {
+            Some(writer_lock(&path)?)
+        } else {
+            None
+        };
         Ok(ZipStore {
             path,
             handle: format!(
@@ -151,6 +223,8 @@ impl ZipStore {
             archive: RwLock::new(archive),
             staging: Mutex::new(None),
             writable,
+            _writer: writer,
+            cas: Mutex::new(()),
         })
     }
 
@@ -509,6 +583,53 @@ impl Store for ZipStore {
             format!("{p}/")
         };
         Ok(list_dir_from_keys(self.list_prefix(&dir)?, &dir))
+    }
+
+    fn get_versioned(&self, key: &str) -> Result<(Option<Bytes>, Generation), StoreError> {
+        let v = self.get(key)?;
+        let g = content_generation(v.as_deref());
+        Ok((v, g))
+    }
+
+    fn set_if(
+        &self,
+        key: &str,
+        value: Option<&[u8]>,
+        expected: &Generation,
+    ) -> Result<bool, StoreError> {
+        // Other processes cannot write this zip (the writer lock), so
+        // serialising this handle's writes is enough.
+        let _cas = self.cas.lock();
+        if content_generation(self.get(key)?.as_deref()) != *expected {
+            return Ok(false);
+        }
+        match value {
+            Some(v) => self.set(key, v)?,
+            None => self.delete(key)?,
+        }
+        Ok(true)
+    }
+
+    fn concurrency(&self) -> Concurrency {
+        Concurrency::Atomic
+    }
+
+    fn lock_node(
+        &self,
+        node: &str,
+        access: NodeAccess,
+        wait: Option<std::time::Duration>,
+    ) -> Result<Option<ModeLock>, StoreError> {
+        let (dir, slot) = lock_place(&self.path, &format!("/{node}"))?;
+        let group = match access {
+            NodeAccess::Read => Group::Readers,
+            NodeAccess::Write => Group::Writers,
+        };
+        match ModeLock::acquire(dir, slot, group, wait) {
+            Ok(Ok(l)) => Ok(Some(l)),
+            Ok(Err(holder)) => Err(super::directory::locked_error(node, holder)),
+            Err(e) => Err(StoreError::io(node, "lock", e)),
+        }
     }
 
     fn flush(&self) -> Result<(), StoreError> {

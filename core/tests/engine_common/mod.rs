@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use zarrcore::error::StoreError;
-use zarrcore::store::{ByteRange, Bytes, ListDir, MemoryStore};
+use zarrcore::store::{ByteRange, Bytes, Concurrency, Generation, ListDir, MemoryStore};
 use zarrcore::{ArrayBuilder, CodecSpec, DataType, Store, StoreRef};
 
 /// SplitMix64: a small deterministic generator for test inputs.
@@ -181,6 +181,31 @@ impl Store for CountingStore {
     fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.check_fail(key, "delete")?;
         self.inner.delete(key)
+    }
+
+    fn get_versioned(&self, key: &str) -> Result<(Option<Bytes>, Generation), StoreError> {
+        self.bump(key, |c| c.get += 1);
+        self.total_gets.fetch_add(1, Ordering::SeqCst);
+        let v = self.inner.get_versioned(key);
+        self.delay(key);
+        v
+    }
+
+    fn set_if(
+        &self,
+        key: &str,
+        value: Option<&[u8]>,
+        expected: &Generation,
+    ) -> Result<bool, StoreError> {
+        self.check_fail(key, "set")?;
+        if value.is_some() {
+            self.bump(key, |c| c.set += 1);
+        }
+        self.inner.set_if(key, value, expected)
+    }
+
+    fn concurrency(&self) -> Concurrency {
+        self.inner.concurrency()
     }
 
     fn delete_prefix(&self, prefix: &str) -> Result<(), StoreError> {

@@ -23,6 +23,7 @@ pub const ZARRCORE_KEYS: &[&str] = &[
     "concurrency",
     "write_behind",
     "coalesce",
+    "single_writer",
 ];
 
 /// How a remote store talks to its server.
@@ -54,6 +55,13 @@ pub struct RemoteConfig {
     /// request by [`Store::get_many`](crate::store::Store::get_many). Option
     /// `coalesce` (bytes), variable `ZARRCORE_OBJECT_COALESCE`; default 1 MiB.
     pub coalesce: u64,
+    /// This process is the only one writing the arrays it writes: partial
+    /// chunk writes are stored unconditionally, even where the server does
+    /// not honour conditional requests (`If-Match`), which otherwise makes
+    /// them fail rather than risk losing another process's update. Option
+    /// `single_writer`, variable `ZARRCORE_OBJECT_SINGLE_WRITER`; default
+    /// false.
+    pub single_writer: bool,
 }
 
 impl Default for RemoteConfig {
@@ -66,6 +74,7 @@ impl Default for RemoteConfig {
             concurrency: 32,
             write_behind: true,
             coalesce: 1 << 20,
+            single_writer: false,
         }
     }
 }
@@ -125,6 +134,7 @@ impl RemoteConfig {
             }
             "write_behind" => self.write_behind = parse_bool(key, value)?,
             "coalesce" => self.coalesce = parse_uint(key, value)?,
+            "single_writer" => self.single_writer = parse_bool(key, value)?,
             _ => {
                 let k = key.to_ascii_lowercase();
                 self.backend.retain(|(old, _)| *old != k);

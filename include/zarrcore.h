@@ -269,8 +269,10 @@ typedef int32_t (*zarrcore_copy_progress_fn)(void *user_data,
 #define ZARRCORE_E_ALREADY_EXISTS -5
 
 /**
- * The array is open in the other mode in this process (reads and writes
- * never mix), or it cannot be replaced while handles are open.
+ * The array is open in the other mode, in this process or another (reads
+ * and writes never mix; the message names the holding process where the
+ * OS tells), a zip store is open for writing by another process, or an
+ * array cannot be replaced while handles are open.
  */
 #define ZARRCORE_E_BUSY -6
 
@@ -334,6 +336,14 @@ typedef int32_t (*zarrcore_copy_progress_fn)(void *user_data,
  * callback returned nonzero); what finished is kept and can be resumed.
  */
 #define ZARRCORE_E_CANCELLED -18
+
+/**
+ * A partial-chunk write on a store that cannot make writes conditional
+ * (an S3-compatible server that ignores `If-Match`): it could silently lose
+ * another process's update, so it is refused. Open the store with the
+ * `single_writer` option if this process is the array's only writer.
+ */
+#define ZARRCORE_E_UNPROTECTED -19
 
 #ifdef __cplusplus
 extern "C" {
@@ -677,9 +687,12 @@ zarrcore_status zarrcore_array_create_json(const zarrcore_store *store,
  * Opens the array at `path` (`""` or `"/"` is the root) for reading
  * (`ZARRCORE_MODE_READ`) or writing (`ZARRCORE_MODE_WRITE`).
  *
- * In one process an array has read handles or write handles, never both:
- * opening the other kind fails with `ZARRCORE_E_BUSY` until those handles
- * are closed.
+ * An array has read handles or write handles, never both, across every
+ * process using the store (on directory and zip stores; see
+ * docs/design.md): opening the other kind fails at once with
+ * `ZARRCORE_E_BUSY` while such handles are open, here or in another
+ * process (the message names that process where the OS tells).
+ * `zarrcore_array_open_wait` waits for them instead.
  *
  * `out_array` receives a new handle owned by the caller (release it with
  * `zarrcore_array_close`); NULL on failure.
@@ -701,6 +714,26 @@ zarrcore_status zarrcore_array_open(const zarrcore_store *store,
                                     const char *path,
                                     int32_t mode,
                                     zarrcore_array **out_array);
+
+/**
+ * Like `zarrcore_array_open`, but while the array is open in the other mode
+ * (in this process or another), waits up to `timeout_ms` milliseconds for
+ * it to be closed before failing with `ZARRCORE_E_BUSY`; `timeout_ms` 0
+ * fails at once.
+ *
+ * Returns what `zarrcore_array_open` returns.
+ *
+ * Threads: any thread; the call blocks the calling thread while it waits.
+ *
+ * # Safety
+ *
+ * As `zarrcore_array_open`.
+ */
+zarrcore_status zarrcore_array_open_wait(const zarrcore_store *store,
+                                         const char *path,
+                                         int32_t mode,
+                                         uint64_t timeout_ms,
+                                         zarrcore_array **out_array);
 
 /**
  * Encodes and stores every chunk buffered by write handles of this array

@@ -3,7 +3,7 @@
 
 use std::os::raw::c_char;
 
-use zarrcore::{Array, ArrayBuilder, CodecSpec, DataType, Endian, FillValue};
+use zarrcore::{Array, ArrayBuilder, CodecSpec, DataType, Endian, FillValue, OpenOptions};
 
 use crate::enums;
 use crate::ffi::{
@@ -201,9 +201,12 @@ pub unsafe extern "C" fn zarrcore_array_create_json(
 /// Opens the array at `path` (`""` or `"/"` is the root) for reading
 /// (`ZARRCORE_MODE_READ`) or writing (`ZARRCORE_MODE_WRITE`).
 ///
-/// In one process an array has read handles or write handles, never both:
-/// opening the other kind fails with `ZARRCORE_E_BUSY` until those handles
-/// are closed.
+/// An array has read handles or write handles, never both, across every
+/// process using the store (on directory and zip stores; see
+/// docs/design.md): opening the other kind fails at once with
+/// `ZARRCORE_E_BUSY` while such handles are open, here or in another
+/// process (the message names that process where the OS tells).
+/// `zarrcore_array_open_wait` waits for them instead.
 ///
 /// `out_array` receives a new handle owned by the caller (release it with
 /// `zarrcore_array_close`); NULL on failure.
@@ -236,6 +239,44 @@ pub unsafe extern "C" fn zarrcore_array_open(
         };
         let mode = enums::mode(mode)?;
         let array = Array::open(store, path, mode)?;
+        out.set(into_handle(ArrayInner { array }));
+        Ok(())
+    })
+}
+
+/// Like `zarrcore_array_open`, but while the array is open in the other mode
+/// (in this process or another), waits up to `timeout_ms` milliseconds for
+/// it to be closed before failing with `ZARRCORE_E_BUSY`; `timeout_ms` 0
+/// fails at once.
+///
+/// Returns what `zarrcore_array_open` returns.
+///
+/// Threads: any thread; the call blocks the calling thread while it waits.
+///
+/// # Safety
+///
+/// As `zarrcore_array_open`.
+#[no_mangle]
+pub unsafe extern "C" fn zarrcore_array_open_wait(
+    store: *const StoreHandle,
+    path: *const c_char,
+    mode: i32,
+    timeout_ms: u64,
+    out_array: *mut *mut ArrayHandle,
+) -> Status {
+    guard("zarrcore_array_open_wait", || {
+        // SAFETY: caller's contract for every pointer.
+        let (mut out, store, path) = unsafe {
+            let mut out = Out::new(out_array, "out_array")?;
+            out.set(std::ptr::null_mut());
+            (out, store_arg(store)?, str_arg(path, "path")?)
+        };
+        let mode = enums::mode(mode)?;
+        let mut opts = OpenOptions::new();
+        if timeout_ms > 0 {
+            opts = opts.wait(std::time::Duration::from_millis(timeout_ms));
+        }
+        let array = Array::open_with(store, path, mode, &opts)?;
         out.set(into_handle(ArrayInner { array }));
         Ok(())
     })

@@ -28,8 +28,10 @@ pub const ZARRCORE_E_BUFFER_LENGTH: Status = -3;
 pub const ZARRCORE_E_NOT_FOUND: Status = -4;
 /// A node exists where one was to be created.
 pub const ZARRCORE_E_ALREADY_EXISTS: Status = -5;
-/// The array is open in the other mode in this process (reads and writes
-/// never mix), or it cannot be replaced while handles are open.
+/// The array is open in the other mode, in this process or another (reads
+/// and writes never mix; the message names the holding process where the
+/// OS tells), a zip store is open for writing by another process, or an
+/// array cannot be replaced while handles are open.
 pub const ZARRCORE_E_BUSY: Status = -6;
 /// The operation needs the other handle mode (a write through a read handle).
 pub const ZARRCORE_E_MODE: Status = -7;
@@ -56,9 +58,14 @@ pub const ZARRCORE_E_INTERNAL: Status = -17;
 /// The operation was cancelled by the caller (a `zarrcore_copy` progress
 /// callback returned nonzero); what finished is kept and can be resumed.
 pub const ZARRCORE_E_CANCELLED: Status = -18;
+/// A partial-chunk write on a store that cannot make writes conditional
+/// (an S3-compatible server that ignores `If-Match`): it could silently lose
+/// another process's update, so it is refused. Open the store with the
+/// `single_writer` option if this process is the array's only writer.
+pub const ZARRCORE_E_UNPROTECTED: Status = -19;
 
 /// Every code with its static name, in order.
-const NAMES: [(Status, &str); 19] = [
+const NAMES: [(Status, &str); 20] = [
     (ZARRCORE_OK, "ZARRCORE_OK\0"),
     (ZARRCORE_E_NULL_ARGUMENT, "ZARRCORE_E_NULL_ARGUMENT\0"),
     (ZARRCORE_E_INVALID_ARGUMENT, "ZARRCORE_E_INVALID_ARGUMENT\0"),
@@ -78,6 +85,7 @@ const NAMES: [(Status, &str); 19] = [
     (ZARRCORE_E_PANIC, "ZARRCORE_E_PANIC\0"),
     (ZARRCORE_E_INTERNAL, "ZARRCORE_E_INTERNAL\0"),
     (ZARRCORE_E_CANCELLED, "ZARRCORE_E_CANCELLED\0"),
+    (ZARRCORE_E_UNPROTECTED, "ZARRCORE_E_UNPROTECTED\0"),
 ];
 
 const UNKNOWN: &str = "ZARRCORE_E_UNKNOWN\0";
@@ -141,6 +149,8 @@ pub(crate) fn status_of(e: &Error) -> Status {
             StoreError::ReadOnly { .. } => ZARRCORE_E_READ_ONLY,
             // A stored value shorter than its index says: a corrupt shard.
             StoreError::RangeOutOfBounds { .. } => ZARRCORE_E_CODEC,
+            StoreError::Locked { .. } => ZARRCORE_E_BUSY,
+            StoreError::Unsupported { .. } => ZARRCORE_E_UNSUPPORTED,
             _ => ZARRCORE_E_STORE,
         },
         Error::Metadata(m) => match m {
@@ -157,6 +167,7 @@ pub(crate) fn status_of(e: &Error) -> Status {
             _ => ZARRCORE_E_INTERNAL,
         },
         Error::Busy { .. } => ZARRCORE_E_BUSY,
+        Error::Unprotected { .. } => ZARRCORE_E_UNPROTECTED,
         Error::AlreadyExists { .. } => ZARRCORE_E_ALREADY_EXISTS,
         Error::Mode { .. } => ZARRCORE_E_MODE,
         Error::InvalidArgument(_) => ZARRCORE_E_INVALID_ARGUMENT,
@@ -183,7 +194,10 @@ mod tests {
     #[test]
     fn codes_are_distinct_and_named() {
         for (i, (code, name)) in NAMES.iter().enumerate() {
-            assert_eq!(*code, -(i as i32), "codes are dense and in order");
+            assert!(*code <= 0, "codes are zero or negative");
+            if i > 0 {
+                assert!(*code < NAMES[i - 1].0, "codes are listed in order");
+            }
             assert!(name.ends_with('\0'));
             let p = zarrcore_status_str(*code);
             // SAFETY: zarrcore_status_str returns a static NUL-terminated string.

@@ -82,6 +82,7 @@ SIGNATURES = {
     "zarrcore_copy": (C.c_int32, [P, C.c_char_p, P, C.c_char_p, C.c_char_p, PROGRESS_FN,
                                   C.c_void_p, C.c_char_p, C.c_size_t, SZP]),
     "zarrcore_test_force_panic": (C.c_int32, [C.c_int32]),
+    "zarrcore_array_open_wait": (C.c_int32, [P, C.c_char_p, C.c_int32, C.c_uint64, PP]),
 }
 
 # Frozen numbers (as in zarrcore.h).
@@ -89,7 +90,7 @@ OK, E_NULL, E_INVALID, E_BUFLEN, E_NOT_FOUND, E_EXISTS, E_BUSY, E_MODE, E_READ_O
     0, -1, -2, -3, -4, -5, -6, -7, -8
 E_BOUNDS, E_OVERFLOW, E_METADATA, E_UNSUPPORTED, E_CODEC, E_IO, E_STORE, E_PANIC = \
     -9, -10, -11, -12, -13, -14, -15, -16
-E_INTERNAL, E_CANCELLED = -17, -18
+E_INTERNAL, E_CANCELLED, E_UNPROTECTED = -17, -18, -19
 COPY_REPORT_MAX_LEN = 512
 STORE_RO, STORE_RW, STORE_CREATE = 0, 1, 2
 MODE_READ, MODE_WRITE = 0, 1
@@ -343,7 +344,7 @@ def test_error_paths(lib, tmp_path):
                "not a live zarrcore_array handle")
     r = C.c_void_p()
     lib.expect(lib.zarrcore_array_open(s, b"a", MODE_READ, C.byref(r)), E_BUSY,
-               "write handle(s) open")
+               "write handle is open in this process")
     lib.ok(lib.zarrcore_array_close(a))
     r = open_array(lib, s, "a")
     lib.expect(lib.zarrcore_array_write_bytes(r, 0, b"xx", 2), E_MODE, "open for reading")
@@ -555,6 +556,50 @@ def test_every_fixture(lib):
             lib.ok(lib.zarrcore_store_close(s))
 
 
+HOLDER = r"""
+import ctypes as C, sys, time
+lib = C.CDLL(sys.argv[1])
+P = C.c_void_p
+s, a = P(), P()
+assert lib.zarrcore_store_open(sys.argv[2].encode(), 0, C.byref(s)) == 0
+assert lib.zarrcore_array_open(s, b"a", 0, C.byref(a)) == 0
+print("ready", flush=True)
+time.sleep(float(sys.argv[3]))
+lib.zarrcore_array_close(a)
+lib.zarrcore_store_close(s)
+"""
+
+
+def test_open_across_processes_busy_then_wait(lib, tmp_path):
+    """A reader in another process makes a write open fail with E_BUSY
+    naming that process; zarrcore_array_open_wait waits for it to close."""
+    root = tmp_path / "procs.zarr"
+    s = open_store(lib, root, STORE_CREATE)
+    a = C.c_void_p()
+    lib.ok(lib.zarrcore_array_create(s, b"a", 2, b"int16", 1, u64([10]), None, None, None,
+                                     None, 0, C.byref(a)))
+    lib.ok(lib.zarrcore_array_close(a))
+    child = subprocess.Popen([sys.executable, "-c", HOLDER, str(_library_path()), str(root),
+                              "1.5"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        w = C.c_void_p()
+        lib.expect(lib.zarrcore_array_open(s, b"a", MODE_WRITE, C.byref(w)), E_BUSY,
+                   f"open for reading by process {child.pid}")
+        assert not w.value
+        lib.expect(lib.zarrcore_array_open_wait(s, b"a", MODE_WRITE, 0, C.byref(w)), E_BUSY,
+                   "reads and writes never mix")
+        lib.ok(lib.zarrcore_array_open_wait(s, b"a", MODE_WRITE, 60_000, C.byref(w)))
+        # Only once the reader process has let go.
+        assert child.wait(timeout=60) == 0
+        lib.ok(lib.zarrcore_array_close(w))
+    finally:
+        child.kill()
+        child.wait()
+    lib.ok(lib.zarrcore_store_close(s))
+
+
 def test_zz_every_function_was_called():
     """Runs last (file order): every header function was exercised above."""
     assert set(SIGNATURES) - CALLED == set()
+

@@ -11,7 +11,7 @@ use crate::metadata::{
     parse_v3_node, read_consolidated, to_pretty_json, v2_array_json, v3_array_json, v3_group_json,
     ArrayMetadata, Attributes, GroupMetadata, NodeMetadata, ZarrFormat,
 };
-use crate::store::{join_key, normalize_path, Store, StoreRef};
+use crate::store::{join_key, normalize_path, Concurrency, Store, StoreRef};
 
 fn get_json(store: &dyn Store, key: &str) -> Result<Option<Value>> {
     match store.get(key)? {
@@ -383,28 +383,52 @@ pub fn read_consolidated_metadata(
 /// `path`: `.zmetadata` for v2, the inline `consolidated_metadata` for v3.
 pub fn consolidate(store: &StoreRef, path: &str) -> Result<()> {
     let path = normalize_path(path)?;
-    let nodes = walk(store, &path)?;
-    let prefix_len = if path.is_empty() { 0 } else { path.len() + 1 };
-    let rel: BTreeMap<String, NodeMetadata> = nodes
-        .into_iter()
-        .map(|(p, n)| (p.get(prefix_len..).unwrap_or("").to_string(), n))
-        .collect();
-    match rel.get("") {
-        Some(NodeMetadata::Group(g)) if g.zarr_format == ZarrFormat::V2 => {
-            store.set(
-                &join_key(&path, ".zmetadata"),
-                &to_pretty_json(&consolidated_v2(&rel)),
-            )?;
+    // Several processes may consolidate at once (each after changing some
+    // node): the document is replaced only if nobody replaced it since this
+    // process read it — read *before* the nodes, so that the last
+    // successful consolidation read every node after the change that
+    // triggered any earlier one. On a conflict, start over.
+    let conditional = matches!(store.concurrency(), Concurrency::Atomic);
+    for attempt in 0u32.. {
+        let v2_key = join_key(&path, ".zmetadata");
+        let v3_key = join_key(&path, "zarr.json");
+        let (_, g2) = store.get_versioned(&v2_key)?;
+        let (_, g3) = store.get_versioned(&v3_key)?;
+        let nodes = walk(store, &path)?;
+        let prefix_len = if path.is_empty() { 0 } else { path.len() + 1 };
+        let rel: BTreeMap<String, NodeMetadata> = nodes
+            .into_iter()
+            .map(|(p, n)| (p.get(prefix_len..).unwrap_or("").to_string(), n))
+            .collect();
+        let (key, doc, gen) = match rel.get("") {
+            Some(NodeMetadata::Group(g)) if g.zarr_format == ZarrFormat::V2 => {
+                (v2_key, consolidated_v2(&rel), g2)
+            }
+            Some(NodeMetadata::Group(g)) => {
+                let mut g = g.clone();
+                g.extra
+                    .insert("consolidated_metadata".into(), consolidated_v3_inline(&rel));
+                (v3_key, v3_group_json(&g), g3)
+            }
+            _ => return Err(Error::invalid(format!("{path:?} is not a group"))),
+        };
+        let bytes = to_pretty_json(&doc);
+        if !conditional {
+            store.set(&key, &bytes)?;
+            return Ok(());
         }
-        Some(NodeMetadata::Group(g)) => {
-            let mut g = g.clone();
-            g.extra
-                .insert("consolidated_metadata".into(), consolidated_v3_inline(&rel));
-            write_group_metadata(store, &path, &g)?;
+        if store.set_if(&key, Some(&bytes), &gen)? {
+            return Ok(());
         }
-        _ => return Err(Error::invalid(format!("{path:?} is not a group"))),
+        if attempt >= 100 {
+            return Err(Error::Store(crate::error::StoreError::Backend {
+                key,
+                message: "other processes kept changing the consolidated metadata; gave up after 100 attempts".into(),
+            }));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1 + attempt as u64));
     }
-    Ok(())
+    unreachable!("the loop returns")
 }
 
 /// Rewrites the root's consolidated metadata if the store has some, so that

@@ -1,22 +1,13 @@
 //! Byte ranges of an array's data laid out in C or Fortran order (a `.npy`
 //! may be written in either), in any byte order.
 
-use zarrcore::array::linear_regions;
+use zarrcore::array::linear_regions_in;
 use zarrcore::{Array, Endian, Layout, Order, Region, Result};
 
 /// The F-order element range `[e0, e1)` as regions of the array, each
 /// contiguous in F order, in order.
 fn f_regions(shape: &[u64], e0: u64, e1: u64) -> Vec<Region> {
-    let rev: Vec<u64> = shape.iter().rev().copied().collect();
-    linear_regions(&rev, e0, e1)
-        .into_iter()
-        .map(|r| {
-            Region::new(
-                r.start.into_iter().rev().collect(),
-                r.shape.into_iter().rev().collect(),
-            )
-        })
-        .collect()
+    linear_regions_in(shape, Order::F, e0, e1)
 }
 
 fn is_f(a: &Array, order: Order) -> bool {
@@ -58,7 +49,7 @@ pub(crate) fn read_linear(
 }
 
 /// Writes data bytes at `offset` in `order` and `endian` (partial elements
-/// at either end are merged with what is stored).
+/// at either end are patched under their chunk's lock by the engine).
 pub(crate) fn write_linear(
     a: &Array,
     offset: u64,
@@ -66,30 +57,8 @@ pub(crate) fn write_linear(
     order: Order,
     endian: Endian,
 ) -> Result<()> {
-    if !is_f(a, order) {
-        return a.write_bytes(offset, data, endian);
-    }
-    let elem = a.data_type().size() as u64;
-    let end = offset + data.len() as u64;
-    let (e0, e1) = (offset / elem, end.div_ceil(elem));
-    if offset % elem != 0 || end % elem != 0 {
-        let mut tmp = vec![0u8; ((e1 - e0) * elem) as usize];
-        read_linear(a, e0 * elem, &mut tmp, order, endian)?;
-        let skip = (offset - e0 * elem) as usize;
-        tmp[skip..skip + data.len()].copy_from_slice(data);
-        return write_linear(a, e0 * elem, &tmp, order, endian);
-    }
-    let layout = Layout {
-        order: Order::F,
-        endian,
-    };
-    let mut pos = 0usize;
-    for r in f_regions(&a.shape(), e0, e1) {
-        let n = r.num_elements().unwrap_or(0) as usize * elem as usize;
-        a.write_region_with(&r, &data[pos..pos + n], layout)?;
-        pos += n;
-    }
-    Ok(())
+    let order = if is_f(a, order) { Order::F } else { Order::C };
+    a.write_bytes_in(offset, data, Layout { order, endian })
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use super::{Array, Layout, Region};
 use crate::dtype::Endian;
 use crate::error::{Error, Result};
+use crate::metadata::Order;
 use crate::nd;
 
 /// Splits the C-order element range `[start, end)` of an array of `shape`
@@ -103,6 +104,16 @@ impl Array {
     /// `endian`); partial elements at either end are merged with what is
     /// stored.
     pub fn write_bytes(&self, offset: u64, data: &[u8], endian: Endian) -> Result<()> {
+        self.write_bytes_in(offset, data, Layout::c(endian))
+    }
+
+    /// Writes bytes at `offset` of the array laid out in `layout` (C or
+    /// Fortran element order, either byte order): what a `.npy` file's data
+    /// is. Partial elements at either end are patched under their chunk's
+    /// lock (a read here and a write later would lose concurrent patches of
+    /// the element's other bytes); whole elements go through
+    /// [`write_region_with`](Array::write_region_with).
+    pub fn write_bytes_in(&self, offset: u64, data: &[u8], layout: Layout) -> Result<()> {
         self.check_write()?;
         let total = self.linear_len();
         let end = offset
@@ -123,41 +134,74 @@ impl Array {
         let e0 = offset / elem;
         let e1 = end.div_ceil(elem);
         if offset % elem == 0 && end % elem == 0 {
-            let layout = Layout::c(endian);
             let mut pos = 0usize;
-            for r in linear_regions(&meta.shape, e0, e1) {
+            for r in linear_regions_in(&meta.shape, layout.order, e0, e1) {
                 let n = (nd::checked_num_elements(&r.shape).unwrap_or(0) * elem) as usize;
                 self.write_region_with(&r, &data[pos..pos + n], layout)?;
                 pos += n;
             }
             return Ok(());
         }
-        // Partial elements at either end are patched under their chunk's
-        // lock (a read here and a write later would lose concurrent patches
-        // of the other bytes of the element); whole elements in between are
-        // written as usual.
+        let c_index = |e: u64| c_index_of(&meta.shape, layout.order, e);
         let (mut pos, mut data) = (offset, data);
         let skip = (pos % elem) as usize;
         if skip != 0 {
             let n = (elem as usize - skip).min(data.len());
-            self.patch_element(pos / elem, skip, &data[..n], endian)?;
+            self.patch_element(c_index(pos / elem), skip, &data[..n], layout.endian)?;
             pos += n as u64;
             data = &data[n..];
         }
         let whole = data.len() / elem as usize * elem as usize;
         if whole > 0 {
-            self.write_bytes(pos, &data[..whole], endian)?;
+            self.write_bytes_in(pos, &data[..whole], layout)?;
             pos += whole as u64;
             data = &data[whole..];
         }
         if !data.is_empty() {
-            self.patch_element(pos / elem, 0, data, endian)?;
+            self.patch_element(c_index(pos / elem), 0, data, layout.endian)?;
         }
         if self.shared.dirty.over_budget() {
             self.flush_dirty(self.shared.dirty.bytes() / 2)?;
         }
         Ok(())
     }
+}
+
+/// The element range `[e0, e1)` of an array laid out in `order`, as regions
+/// each contiguous in that order, in order.
+pub fn linear_regions_in(shape: &[u64], order: Order, e0: u64, e1: u64) -> Vec<Region> {
+    if order == Order::C || shape.len() < 2 {
+        return linear_regions(shape, e0, e1);
+    }
+    let rev: Vec<u64> = shape.iter().rev().copied().collect();
+    linear_regions(&rev, e0, e1)
+        .into_iter()
+        .map(|r| {
+            Region::new(
+                r.start.into_iter().rev().collect(),
+                r.shape.into_iter().rev().collect(),
+            )
+        })
+        .collect()
+}
+
+/// The C-order index of the element at index `e` of the array laid out in
+/// `order`.
+fn c_index_of(shape: &[u64], order: Order, e: u64) -> u64 {
+    if order == Order::C || shape.len() < 2 {
+        return e;
+    }
+    let (mut rest, mut c, mut stride) = (e, 0u64, 1u64);
+    let mut strides = vec![0u64; shape.len()];
+    for d in (0..shape.len()).rev() {
+        strides[d] = stride;
+        stride *= shape[d];
+    }
+    for (d, &n) in shape.iter().enumerate() {
+        c += (rest % n) * strides[d];
+        rest /= n;
+    }
+    c
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 pub use self::builder::{default_chunks, ArrayBuilder};
 pub use self::info::{StorageSummary, StoredChunk};
-pub use self::linear::linear_regions;
+pub use self::linear::{linear_regions, linear_regions_in};
 pub use self::region::Region;
 use crate::dtype::{DataType, Endian};
 use crate::engine::{ArrayShared, Mode, OpenOptions};

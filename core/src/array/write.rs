@@ -174,6 +174,19 @@ impl Array {
         Ok(())
     }
 
+    /// Stores the encoded value of a whole grid cell (`None`: the cell is
+    /// all fill value, delete it) through the write path: under the cell's
+    /// lock, replacing any buffered partial state of it. For writers that
+    /// encode cells themselves (the out-of-core copy).
+    pub(crate) fn store_whole_cell(&self, cell: &[u64], encoded: Option<&[u8]>) -> Result<()> {
+        self.check_write()?;
+        let meta = self.metadata();
+        let key = self.shared.chunk_key(&meta, cell);
+        let _lock = self.shared.locks.lock(&key);
+        self.shared.dirty.remove(&key);
+        self.store_cell(&key, encoded)
+    }
+
     /// Refuses a partial-cell write where the store cannot keep it from
     /// losing another process's update.
     fn check_partial_writes(&self, key: &str) -> Result<()> {

@@ -203,6 +203,8 @@ fn contiguous(count: &[usize], shape: &[usize]) -> bool {
 /// One running copy.
 pub(crate) struct Exec<'a> {
     src: &'a Array,
+    /// The destination's write handle: every cell is stored through it.
+    dst: &'a Array,
     p: &'a PreparedCopy,
     store: &'a dyn Store,
     dst_path: String,
@@ -298,6 +300,7 @@ impl<'a> Exec<'a> {
         let journal = Journal::new(&dst_path, fingerprint, total_cells)?;
         let exec = Exec {
             src,
+            dst: &dst,
             p,
             store: &**store,
             dst_path,
@@ -339,8 +342,9 @@ impl<'a> Exec<'a> {
         if let Some(e) = err {
             // Keep what is finished resumable; the first error is the report.
             let _ = exec.journal.save(exec.store);
+            drop(exec);
             let _ = dst.close();
-            let _ = exec.store.flush();
+            let _ = store.flush();
             return Err(e);
         }
         let complete = exec.journal.done_count() == total_cells;
@@ -349,9 +353,7 @@ impl<'a> Exec<'a> {
         } else {
             exec.journal.save(exec.store)?;
         }
-        dst.close()?;
-        exec.store.flush()?;
-        Ok(CopyReport {
+        let report = CopyReport {
             plan: p.plan.clone(),
             outcome: if complete {
                 Outcome::Complete
@@ -365,7 +367,11 @@ impl<'a> Exec<'a> {
             stored_bytes: exec.stored.load(Ordering::Relaxed),
             source_decodes: exec.decodes.load(Ordering::Relaxed),
             seconds: started.elapsed().as_secs_f64(),
-        })
+        };
+        drop(exec);
+        dst.close()?;
+        store.flush()?;
+        Ok(report)
     }
 
     fn stop(&self) -> bool {
@@ -662,9 +668,11 @@ impl<'a> Exec<'a> {
             cellbuf
         };
         let key = join_key(&self.dst_path, &m.chunk_key_encoding.encode(cell));
+        // Through the engine's write path: the cell's lock, the buffered
+        // state of the destination's write handles, the cache.
         if nd::all_equal(out, self.spec.fill.as_bytes()) {
             if !self.fresh {
-                self.store.delete(&key)?;
+                self.dst.store_whole_cell(cell, None)?;
             }
             self.empty.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -672,7 +680,7 @@ impl<'a> Exec<'a> {
                 .codecs
                 .encode(out, &self.spec)
                 .map_err(|e| Error::chunk(&key, e))?;
-            self.store.set(&key, &enc)?;
+            self.dst.store_whole_cell(cell, Some(&enc))?;
             self.stored.fetch_add(enc.len() as u64, Ordering::Relaxed);
         }
         drop(slot);

@@ -12,6 +12,7 @@
 
 pub mod crash;
 pub mod dask;
+pub mod procs;
 
 use std::path::Path;
 

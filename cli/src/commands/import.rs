@@ -157,7 +157,10 @@ fn import_region(args: &Args, spec: &str, h: &NpyHeader, data: &[u8]) -> Result<
         create: false,
         durable: false,
     };
-    let store = open_store(&args.store, opts).with_context(|| format!("store {}", args.store))?;
+    // The error names the store without its URL query (which may hold a
+    // secret); open_store's own message does the same.
+    let shown = args.store.split('?').next().unwrap_or_default();
+    let store = open_store(&args.store, opts).with_context(|| format!("store {shown}"))?;
     let a = Array::open(&store, &args.path, Mode::Write)?;
     let m = a.metadata();
     let region = Region::parse(spec, &m.shape)

@@ -126,7 +126,12 @@ fn open_rw(location: &str) -> Result<zarrcore::StoreRef> {
         create: false,
         durable: false,
     };
-    open_store(location, opts).with_context(|| format!("opening store {location}"))
+    open_store(location, opts).with_context(|| format!("opening store {}", shown(location)))
+}
+
+/// A store location without its URL query (which may hold a secret).
+fn shown(location: &str) -> &str {
+    location.split('?').next().unwrap_or_default()
 }
 
 /// Runs the strip writer (see the module docs). Returns the number of
@@ -196,7 +201,7 @@ pub fn run_hold(location: &str, path: &str, mode: Mode, seconds: f64) -> i32 {
         open_rw(location)
     } else {
         open_store(location, StoreOptions::read_only())
-            .with_context(|| format!("opening store {location}"))
+            .with_context(|| format!("opening store {}", shown(location)))
     } {
         Ok(s) => s,
         Err(e) => {

@@ -34,6 +34,7 @@ import json
 import http.server
 import os
 import random
+import re
 import select
 import shutil
 import signal
@@ -191,7 +192,7 @@ class Writers:
         self.store, self.path, self.shape, self.dtype = store, path, shape, dtype
         self.nprocs, self.seed, self.strip, self.flush = nprocs, seed, strip, flush
         self.env, self.c_writer, self.work, self.cli_pieces = env, c_writer, work, cli_pieces
-        self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.procs: list[tuple[str, int, subprocess.Popen]] = []
         self.threads: list[threading.Thread] = []
         self.errors: list[str] = []
         self.partial_writes = 0
@@ -200,13 +201,17 @@ class Writers:
     def kind(self, p: int) -> str:
         return ("rust", "c", "cli")[p % 3]
 
-    def start(self):
+    def start(self, sequential=False):
+        """Starts every writer (`sequential`: each after the previous one
+        finished, the control run)."""
         for p in range(self.nprocs):
             kind = self.kind(p)
             if kind == "cli":
                 t = threading.Thread(target=self._cli, args=(p,), daemon=True)
                 t.start()
                 self.threads.append(t)
+                if sequential:
+                    t.join(600)
                 continue
             if kind == "rust":
                 cmd = [helper_bin(), "strips", self.store, self.path, "--proc", str(p),
@@ -215,12 +220,15 @@ class Writers:
             else:
                 cmd = [self.c_writer, self.store, self.path, str(p), str(self.nprocs), "0",
                        str(self.flush), str(self.seed), str(self.strip)]
-            with self.lock:
-                self.partial_writes += strip_writes(self.shape, p, self.nprocs, self.strip)
             proc = subprocess.Popen(
                 cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
             )
-            self.procs.append((f"{kind} writer {p}", proc))
+            self.procs.append((f"{kind} writer {p}", p, proc))
+            if sequential:
+                try:
+                    proc.wait(600)  # one line of output: the pipes cannot fill
+                except subprocess.TimeoutExpired:
+                    pass  # reported by wait()
 
     def _cli(self, p: int):
         rows = list(range(p, self.shape[0], self.nprocs))
@@ -248,7 +256,7 @@ class Writers:
 
     def wait(self, timeout=600):
         deadline = time.monotonic() + timeout
-        for name, proc in self.procs:
+        for name, p, proc in self.procs:
             try:
                 out, err = proc.communicate(timeout=max(1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -258,6 +266,15 @@ class Writers:
                 continue
             if proc.returncode != 0:
                 self.errors.append(f"{name} exited {proc.returncode}: {err.strip()[-2000:]}")
+                continue
+            # Both writers end with "... wrote W strips (C owned) ...".
+            m = re.search(r"wrote (\d+) strips \((\d+) owned\)", out)
+            owned = strip_writes(self.shape, p, self.nprocs, self.strip)
+            if not m or int(m.group(1)) != owned or int(m.group(2)) != owned:
+                self.errors.append(f"{name} did not write each of its strips once: {out.strip()!r}")
+            else:
+                with self.lock:
+                    self.partial_writes += int(m.group(1))
         for t in self.threads:
             t.join(max(1, deadline - time.monotonic()))
             if t.is_alive():
@@ -327,6 +344,27 @@ def run_matrix(kind, store_of, env, c_writer, work, *, rounds, shape, depth, str
                     failures.append(f"{case}: " + "; ".join(msg))
     print("\n".join(lines))
     return failures, total
+
+
+def test_control_sequential_writers_lose_nothing(tmp_path, c_writer):
+    """The control: the same writers one after the other (nothing to race)
+    leave every element right, so a loss in the concurrent runs is the
+    engine's, not the harness's."""
+    env = dict(os.environ)
+    shape = (32, 12, 64)
+    failures = []
+    for cfg in configs(16):
+        cfg = fix(cfg, shape)
+        store = str(tmp_path / "control.zarr")
+        cfg.create(f"{store}/{cfg.name}", shape)
+        w = Writers(store, cfg.name, shape, cfg.dtype, 4, 5, 3, 64, env, c_writer, tmp_path)
+        w.start(sequential=True)
+        errors = w.wait()
+        by_zarr, by_export, export_err = read_back(store, cfg.name, env, tmp_path)
+        lost, wrong = compare(by_zarr, expected(shape, cfg.dtype))
+        if errors or lost or wrong or by_export is None or not np.array_equal(by_export, by_zarr):
+            failures.append(f"{cfg.name}: errors {errors}, {lost} lost, {wrong} wrong, export: {export_err}")
+    assert not failures, "\n".join(failures)
 
 
 def test_many_writer_processes_directory(tmp_path, c_writer):

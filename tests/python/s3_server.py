@@ -6,6 +6,13 @@ benchmark (bench/s3_bench.py). Every server started here is stopped by its
 owner; `start()` returns a handle whose `stop()` kills it.
 
     python tests/python/s3_server.py serve PORT_FILE   # run until killed
+
+`start(serialized=True)` runs moto with its requests serialized (see
+`serve_serialized`): moto checks a conditional PUT's `If-Match` /
+`If-None-Match` and stores the object in two steps, on a threaded server,
+so two racing conditional PUTs of one key can both pass -- a real S3
+server never lets that happen. The many-processes tests
+(test_procs.py), which rely on conditional PUTs, use this mode.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -43,8 +51,15 @@ def _request(method: str, url: str, timeout: float = 5.0) -> int:
 class Server:
     """A running moto server."""
 
-    def __init__(self, port: int, record_file: str | None = None, log_file: str | None = None):
+    def __init__(
+        self,
+        port: int,
+        record_file: str | None = None,
+        log_file: str | None = None,
+        serialized: bool = False,
+    ):
         self.port = port
+        self.serialized = serialized
         self.endpoint = f"http://127.0.0.1:{port}"
         self.record_file = record_file
         self.log_file = log_file
@@ -56,8 +71,12 @@ class Server:
             env["MOTO_ENABLE_RECORDING"] = "True"
             env["MOTO_RECORDER_FILEPATH"] = self.record_file
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
+        if self.serialized:
+            cmd = [sys.executable, os.path.abspath(__file__), "serve-serialized", str(self.port)]
+        else:
+            cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            cmd,
             stdout=log,
             stderr=log,
             env=env,
@@ -128,11 +147,54 @@ class Server:
         }
 
 
-def start(record_file: str | None = None, log_file: str | None = None, port: int | None = None) -> Server:
-    return Server(port or free_port(), record_file, log_file).start()
+def start(
+    record_file: str | None = None,
+    log_file: str | None = None,
+    port: int | None = None,
+    serialized: bool = False,
+) -> Server:
+    return Server(port or free_port(), record_file, log_file, serialized).start()
+
+
+def serve_serialized(port: int) -> None:
+    """moto's server (as `python -m moto.server -H 127.0.0.1 -p PORT`) with
+    one request handled at a time: the WSGI app runs under a lock and its
+    whole response body is produced before the lock is released, so each
+    conditional PUT's check and store are atomic as on S3. Connections are
+    still accepted by several threads (a slow client cannot block others
+    while it sends its request)."""
+    from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import run_simple
+
+    os.environ.setdefault("MOTO_PORT", str(port))
+    app = DomainDispatcherApplication(create_backend_app)
+    app.debug = True  # as moto.server does
+    lock = threading.Lock()
+
+    def serialized_app(environ, start_response):
+        with lock:
+            result = app(environ, start_response)
+            try:
+                body = b"".join(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        return [body]
+
+    run_simple(
+        "127.0.0.1",
+        port,
+        serialized_app,
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "serve-serialized":
+        serve_serialized(int(argv[1]))
+        return 0
     if len(argv) == 2 and argv[0] == "serve":
         # Start a server, create the test bucket, write "PORT PID" to the
         # file, and stay until killed (then stop the server).

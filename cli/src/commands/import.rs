@@ -1,14 +1,23 @@
 //! `zarrcore import IN.npy STORE ARRAY_PATH [--zarr-format 2|3] [--chunks ..]
-//! [--shards ..] [--codec ..] [--fill VALUE]`.
+//! [--shards ..] [--codec ..] [--fill VALUE]`: a new array from a `.npy`;
+//! `zarrcore import IN.npy STORE ARRAY_PATH --region 0:10,5:20,3`: the `.npy`
+//! written into that region of an existing array.
 
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
+use zarrcore::dtype::swap_bytes_in_place;
 use zarrcore::metadata::ZarrFormat;
+use zarrcore::npy::NpyHeader;
+use zarrcore::ops::cast::{cast, check_cast};
+use zarrcore::ops::Casting;
 use zarrcore::util::parse_shape;
-use zarrcore::{npy, ArrayBuilder, CodecSpec, Endian, FillValue, Layout, Order, Region};
+use zarrcore::{
+    npy, open_store, Array, ArrayBuilder, CodecSpec, Endian, FillValue, Layout, Mode, Order,
+    Region, StoreOptions,
+};
 
 /// Arguments.
 #[derive(clap::Args, Debug)]
@@ -38,6 +47,14 @@ pub struct Args {
     /// Replace an existing array or group at ARRAY_PATH.
     #[arg(long)]
     pub overwrite: bool,
+    /// Write into this region of the EXISTING array at ARRAY_PATH instead of
+    /// creating one, numpy-style per axis as for export: `0:10,5:20,3`
+    /// (missing axes are whole). The .npy has the region's shape (axes given
+    /// as a single index may be left out) and the array's data type or one
+    /// that converts to it safely.
+    #[arg(long, allow_hyphen_values = true,
+          conflicts_with_all = ["zarr_format", "chunks", "shards", "codec", "fill", "overwrite"])]
+    pub region: Option<String>,
 }
 
 /// Runs the command.
@@ -58,6 +75,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
     }
     let data = &map[h.data_offset..h.data_offset + len as usize];
+    if let Some(r) = &args.region {
+        return import_region(&args, r, &h, data);
+    }
     let format = if args.zarr_format == 2 {
         ZarrFormat::V2
     } else {
@@ -119,6 +139,107 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let bytes = &data[r0 as usize * row_bytes..next as usize * row_bytes];
             a.write_region_with(&slab, bytes, Layout::c(h.endian))?;
             pb.inc(bytes.len() as u64);
+            r0 = next;
+        }
+    }
+    a.close()?;
+    store.flush()?;
+    pb.finish_and_clear();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--region`: writes the `.npy` (header `h`, payload `data`) into `spec` of
+/// the existing array `args.path`, converting its elements when its data
+/// type differs (safe conversions only).
+fn import_region(args: &Args, spec: &str, h: &NpyHeader, data: &[u8]) -> Result<ExitCode> {
+    let opts = StoreOptions {
+        writable: true,
+        create: false,
+        durable: false,
+    };
+    // The error names the store without its URL query (which may hold a
+    // secret); open_store's own message does the same.
+    let shown = args.store.split('?').next().unwrap_or_default();
+    let store = open_store(&args.store, opts).with_context(|| format!("store {shown}"))?;
+    let a = Array::open(&store, &args.path, Mode::Write)?;
+    let m = a.metadata();
+    let region = Region::parse(spec, &m.shape)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("--region for array {:?} of shape {:?}", a.path(), m.shape))?;
+    // Axes given as one index may be absent from the .npy (numpy's a[3, :]).
+    let squeezed: Vec<u64> = spec
+        .split(',')
+        .map(str::trim)
+        .chain(std::iter::repeat(":"))
+        .zip(&region.shape)
+        .filter(|(p, _)| p.contains(':') || p.is_empty())
+        .map(|(_, &n)| n)
+        .collect();
+    if h.shape != region.shape && h.shape != squeezed {
+        bail!(
+            "{}: shape {:?} does not match region {spec} (shape {:?}) of array {:?}",
+            args.npy.display(),
+            h.shape,
+            region.shape,
+            a.path()
+        );
+    }
+    let to = m.data_type;
+    check_cast(h.dtype, to, Casting::Safe).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: cannot write {} into array {:?} of {to}: {e}",
+            args.npy.display(),
+            h.dtype.numpy_str(h.endian),
+            a.path()
+        )
+    })?;
+    let order = if h.fortran_order { Order::F } else { Order::C };
+    let from_item = h.dtype.size();
+    let write = |r: &Region, bytes: &[u8]| -> Result<()> {
+        if h.dtype == to {
+            a.write_region_with(
+                r,
+                bytes,
+                Layout {
+                    order,
+                    endian: h.endian,
+                },
+            )?;
+            return Ok(());
+        }
+        let mut src = bytes.to_vec();
+        if h.endian != Endian::native() {
+            swap_bytes_in_place(&mut src, h.dtype.swap_unit());
+        }
+        let mut dst = vec![0u8; src.len() / from_item * to.size()];
+        cast(&src, h.dtype, &mut dst, to);
+        a.write_region_with(
+            r,
+            &dst,
+            Layout {
+                order,
+                endian: Endian::native(),
+            },
+        )?;
+        Ok(())
+    };
+    let pb = crate::progress::bytes_bar(data.len() as u64, "import");
+    if h.fortran_order || region.ndim() == 0 || data.is_empty() {
+        write(&region, data)?;
+    } else {
+        let rows = super::slab_rows(&region.shape, &m.chunk_shape, from_item, 256 << 20);
+        let row_bytes = data.len() / region.shape[0] as usize;
+        let mut r0 = 0u64;
+        while r0 < region.shape[0] {
+            let next = (r0 + rows).min(region.shape[0]);
+            let mut slab = region.clone();
+            slab.start[0] += r0;
+            slab.shape[0] = next - r0;
+            write(
+                &slab,
+                &data[r0 as usize * row_bytes..next as usize * row_bytes],
+            )?;
+            pb.inc(((next - r0) as usize * row_bytes) as u64);
             r0 = next;
         }
     }

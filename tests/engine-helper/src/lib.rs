@@ -6,12 +6,17 @@
 //! * [`dask`]: the Dask pattern: several processes write disjoint,
 //!   chunk-aligned (shard-aligned when sharded) regions of one array; the
 //!   result must be byte-for-byte the store one process writes.
+//! * [`procs`]: many processes, one array (issue 12): the strip writer
+//!   (interleaved partial writes into chunks shared by every process) and
+//!   the holder of an open handle (the read-or-write rule across processes);
+//!   driven by `tests/python/test_procs.py`.
 //!
 //! The binary `zarrcore-engine-helper` runs the roles (see `src/main.rs`);
 //! the tests in `tests/` drive it.
 
 pub mod crash;
 pub mod dask;
+pub mod procs;
 
 use std::path::Path;
 

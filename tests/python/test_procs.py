@@ -666,8 +666,9 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
                 return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection")}
         if self.command == "PUT":
-            for h in conditional:
-                headers.pop(h, None)
+            # Clients may send header names in any case (hyper: lower).
+            drop = {h.lower() for h in conditional}
+            headers = {k: v for k, v in headers.items() if k.lower() not in drop}
             headers["Content-Length"] = str(len(body))
         conn = http.client.HTTPConnection("127.0.0.1", self.server.upstream_port, timeout=60)
         try:

@@ -577,6 +577,19 @@ impl CodecChain {
                         )))
                     }
                 };
+                if endian == Endian::Big {
+                    // zarr-python 3.1.6 does not read back its own chunks
+                    // here: its numcodecs filters reinterpret the big-endian
+                    // buffer `bytes` hands them as native values.
+                    return Err(MetadataError::Unsupported {
+                        key: key.to_string(),
+                        what: "codec",
+                        name: pending[0].0.to_string(),
+                        detail: " before a big-endian bytes codec (zarr-python reads such \
+                                 chunks inconsistently; use endian \"little\")"
+                            .into(),
+                    });
+                }
                 let mut ctx = numcodecs::Ctx {
                     cur: numeric::NumType::of_data_type(spec.dtype, endian),
                     v3_endian: Some(endian),

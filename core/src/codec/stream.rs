@@ -1,7 +1,8 @@
 //! Running a streaming decompressor (bz2, lzma) into a bounded buffer, as
 //! Python's `bz2.decompress` / `lzma.decompress` do: streams one after the
-//! other until the input ends; data after the first stream that is not a
-//! valid stream is ignored; a stream cut short is an error.
+//! other until the input ends; a stream cut short is an error. Python ignores
+//! bytes after the first stream that do not form a valid stream; zarrcore
+//! refuses them (numcodecs never writes them: they are corruption).
 
 use std::borrow::Cow;
 
@@ -70,8 +71,12 @@ fn all_streams<D: StreamDecoder>(
                 pos += c;
                 written += w;
             }
-            // Python ignores leftovers that are not a valid stream.
-            Err(Failure::Bad(_)) if !first => break,
+            Err(Failure::Bad(e)) if !first => {
+                return Err(Failure::Bad(format!(
+                    "{} bytes after the end of the compressed stream are not a valid stream ({e})",
+                    input.len() - pos
+                )))
+            }
             Err(e) => return Err(e),
         }
         first = false;

@@ -123,7 +123,7 @@ pub enum BytesToBytes {
     /// numcodecs `delta` filter.
     Delta(DeltaCodec),
     /// numcodecs `fixedscaleoffset` filter.
-    FixedScaleOffset(FixedScaleOffsetCodec),
+    FixedScaleOffset(Box<FixedScaleOffsetCodec>),
     /// numcodecs `quantize` filter.
     Quantize(QuantizeCodec),
     /// numcodecs `bitround` filter.

@@ -144,12 +144,12 @@ pub(crate) fn parse(id: &str, cfg: &Value, ctx: &mut Ctx) -> Result<Option<Bytes
             let dtype = ctx.ty_or_cur(cfg, "dtype")?;
             let astype = ctx.ty(cfg, "astype")?.unwrap_or(dtype);
             ctx.cur = Some(astype);
-            BytesToBytes::FixedScaleOffset(FixedScaleOffsetCodec::new(
+            BytesToBytes::FixedScaleOffset(Box::new(FixedScaleOffsetCodec::new(
                 number(cfg, "offset")?,
                 number(cfg, "scale")?,
                 dtype,
                 astype,
-            )?)
+            )?))
         }
         "quantize" => {
             let dtype = ctx.ty_or_cur(cfg, "dtype")?;

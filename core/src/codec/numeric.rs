@@ -325,7 +325,7 @@ impl NumType {
             }
         };
         let cvt64 = |f: f64| -> i128 {
-            if f >= I64_LO && f < I64_HI {
+            if (I64_LO..I64_HI).contains(&f) {
                 f.trunc() as i128
             } else {
                 i128::from(i64::MIN)
@@ -335,7 +335,7 @@ impl NumType {
             (_, 1) | (_, 2) | (NumKind::Int, 4) => self.wrap(cvt32(f)),
             (NumKind::Int, _) => cvt64(f),
             (_, 4) => {
-                if f >= 0.0 && f < 4_294_967_296.0 || f < 0.0 && f >= I64_LO {
+                if (I64_LO..4_294_967_296.0).contains(&f) {
                     self.wrap(cvt64(f))
                 } else if f >= 4_294_967_296.0 {
                     0
@@ -344,9 +344,9 @@ impl NumType {
                 }
             }
             _ => {
-                if f >= 0.0 && f < 18_446_744_073_709_551_616.0 {
+                if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
                     f.trunc() as i128
-                } else if f < 0.0 && f >= I64_LO {
+                } else if (I64_LO..0.0).contains(&f) {
                     self.wrap(f.trunc() as i128)
                 } else if f >= 18_446_744_073_709_551_616.0 {
                     0

@@ -37,12 +37,17 @@ def framed(doc, data):
 
 
 V2_IDS = {"zstd": "decode_zstd", "blosc": "decode_blosc", "gzip": "decode_gzip",
-          "zlib": "decode_zlib", "lz4": "decode_lz4", "crc32c": "decode_crc32c"}
+          "zlib": "decode_zlib", "lz4": "decode_lz4", "crc32c": "decode_crc32c",
+          "bz2": "decode_bz2", "lzma": "decode_lzma", "crc32": "decode_checksum32",
+          "adler32": "decode_checksum32", "fletcher32": "decode_checksum32"}
 V3_NAMES = {"zstd": "decode_zstd", "numcodecs.zstd": "decode_zstd", "blosc": "decode_blosc",
             "numcodecs.blosc": "decode_blosc", "gzip": "decode_gzip",
             "numcodecs.gzip": "decode_gzip", "numcodecs.zlib": "decode_zlib",
             "numcodecs.lz4": "decode_lz4", "crc32c": "decode_crc32c",
-            "numcodecs.crc32c": "decode_crc32c"}
+            "numcodecs.crc32c": "decode_checksum32", "numcodecs.bz2": "decode_bz2",
+            "numcodecs.lzma": "decode_lzma", "numcodecs.crc32": "decode_checksum32",
+            "numcodecs.adler32": "decode_checksum32",
+            "numcodecs.fletcher32": "decode_checksum32"}
 
 
 def walk_store(files):

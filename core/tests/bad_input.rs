@@ -700,8 +700,13 @@ fn v2_unsupported() -> Vec<Mutation> {
         m("dtype number", json!({"dtype": 8}), &["data type"]),
         m(
             "filter",
-            json!({"filters": [{"id": "delta", "dtype": "<f8"}]}),
-            &["filter", "delta"],
+            json!({"filters": [{"id": "categorize", "labels": ["a"], "dtype": "<U1"}]}),
+            &["filter", "categorize"],
+        ),
+        m(
+            "filter after a supported one",
+            json!({"filters": [{"id": "delta", "dtype": "<f8"}, {"id": "vlen-utf8"}]}),
+            &["filter", "vlen-utf8"],
         ),
         m(
             "compressor",

@@ -70,8 +70,12 @@ const CHILD_ENV: &str = "ZARRCORE_CORRUPTION_CHILD";
 const SHAPE: [u64; 2] = [20, 30];
 
 fn v2(compressor: Value) -> Value {
+    v2_filters(Value::Null, compressor)
+}
+
+fn v2_filters(filters: Value, compressor: Value) -> Value {
     json!({"zarr_format": 2, "shape": SHAPE, "chunks": [8, 16], "dtype": "<u2",
-        "compressor": compressor, "fill_value": 0, "order": "C", "filters": null})
+        "compressor": compressor, "fill_value": 0, "order": "C", "filters": filters})
 }
 
 fn v3(codecs: Value) -> Value {
@@ -202,6 +206,62 @@ fn configs() -> Vec<Config> {
                 json!([bytes_le(), {"name": "numcodecs.lz4", "configuration": {"acceleration": 1}}]),
             ),
             false,
+        ),
+        // numcodecs filters, bz2, lzma and checksums (bzip2 and xz carry
+        // CRCs of their own).
+        c(
+            "v2 delta+zstd",
+            v2_filters(
+                json!([{"id": "delta", "dtype": "<u2", "astype": "<u2"}]),
+                json!({"id": "zstd", "level": 3}),
+            ),
+            false,
+        ),
+        c(
+            "v2 delta",
+            v2_filters(json!([{"id": "delta", "dtype": "<u2"}]), Value::Null),
+            false,
+        ),
+        c(
+            "v2 shuffle+bz2",
+            v2_filters(
+                json!([{"id": "shuffle", "elementsize": 2}]),
+                json!({"id": "bz2", "level": 1}),
+            ),
+            true,
+        ),
+        c("v2 lzma", v2(json!({"id": "lzma", "preset": 1})), true),
+        c(
+            "v2 lzma alone",
+            v2(json!({"id": "lzma", "format": 2, "preset": 1})),
+            false,
+        ),
+        c(
+            "v2 astype+crc32",
+            v2_filters(
+                json!([{"id": "astype", "encode_dtype": "<u4", "decode_dtype": "<u2"}]),
+                json!({"id": "crc32"}),
+            ),
+            true,
+        ),
+        c("v2 adler32", v2(json!({"id": "adler32"})), true),
+        c("v2 fletcher32", v2(json!({"id": "fletcher32"})), true),
+        c(
+            "v3 numcodecs delta+bz2",
+            v3(
+                json!([{"name": "numcodecs.delta", "configuration": {"dtype": "uint16"}},
+                bytes_le(), {"name": "numcodecs.bz2", "configuration": {"level": 1}}]),
+            ),
+            true,
+        ),
+        c(
+            "v3 numcodecs shuffle+lzma+fletcher32",
+            v3(
+                json!([bytes_le(), {"name": "numcodecs.shuffle", "configuration": {"elementsize": 2}},
+                {"name": "numcodecs.lzma", "configuration": {"preset": 0}},
+                {"name": "numcodecs.fletcher32", "configuration": {}}]),
+            ),
+            true,
         ),
         Config {
             name: "v3 shard end, crc index, inner zstd",

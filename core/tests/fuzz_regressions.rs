@@ -23,6 +23,10 @@ const TARGETS: &[(&str, Target)] = &[
     ("decode_zlib", targets::decode_zlib),
     ("decode_lz4", targets::decode_lz4),
     ("decode_crc32c", targets::decode_crc32c),
+    ("decode_bz2", targets::decode_bz2),
+    ("decode_lzma", targets::decode_lzma),
+    ("decode_checksum32", targets::decode_checksum32),
+    ("decode_filters", targets::decode_filters),
     ("sharding", targets::sharding),
     ("chunk", targets::chunk),
     ("npy_header", targets::npy_header),
@@ -104,6 +108,51 @@ fn targets_accept_the_fixture_documents() {
             f(&data);
             f(&data[..7]);
             f(&[]);
+        }
+    }
+}
+
+/// The numcodecs targets on pseudo-random inputs and on valid encodings with
+/// bytes flipped (a few thousand cases; the fuzzers go much further).
+#[test]
+fn numcodecs_targets_survive_random_inputs() {
+    use zarrcore::codec::{BytesToBytes, Bz2Codec, LzmaCodec, LzmaFormat};
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let bz2 = BytesToBytes::Bz2(Bz2Codec { level: 1 });
+    let xz = BytesToBytes::Lzma(LzmaCodec {
+        format: LzmaFormat::Xz,
+        check: -1,
+        preset: Some(0),
+    });
+    for i in 0..3000usize {
+        let len = (next() % 300) as usize;
+        let mut data: Vec<u8> = (0..len).map(|_| (next() % 7) as u8 * 37).collect();
+        let r = std::panic::catch_unwind(|| {
+            targets::decode_filters(&data);
+            targets::decode_checksum32(&data);
+        });
+        assert!(r.is_ok(), "filters/checksums crash on {data:?}");
+        if i % 10 == 0 {
+            // Valid streams with one byte changed, and cut short.
+            let codec = if i % 20 == 0 { &bz2 } else { &xz };
+            let mut enc = codec.encode(&data).unwrap();
+            let cut = (next() as usize) % (enc.len() + 1);
+            let k = (next() as usize) % enc.len();
+            enc[k] ^= 1 << (next() % 8);
+            data = enc;
+            let r = std::panic::catch_unwind(|| {
+                targets::decode_bz2(&data);
+                targets::decode_lzma(&data);
+                targets::decode_bz2(&data[..cut]);
+                targets::decode_lzma(&data[..cut]);
+            });
+            assert!(r.is_ok(), "bz2/lzma crash on {data:?}");
         }
     }
 }

@@ -8,9 +8,11 @@
 use serde_json::Value;
 use zarrcore::array::linear_regions;
 use zarrcore::array::region::cell_parts;
+use zarrcore::codec::numeric::NumType;
 use zarrcore::codec::{
-    BloscCodec, BloscCompressor, BloscShuffle, BytesToBytes, Crc32cCodec, DecodedSize,
-    DeflateCodec, DeflateFormat, Lz4Codec, ZstdCodec,
+    AsTypeCodec, BitRoundCodec, BloscCodec, BloscCompressor, BloscShuffle, BytesToBytes, Bz2Codec,
+    Checksum32Codec, ChecksumKind, Crc32cCodec, DecodedSize, DeflateCodec, DeflateFormat,
+    DeltaCodec, Lz4Codec, LzmaCodec, LzmaFormat, PackBitsCodec, ShuffleCodec, ZstdCodec,
 };
 use zarrcore::metadata::{
     parse_v2_array, parse_v2_attrs, parse_v2_group, parse_v3_node, read_consolidated,
@@ -205,6 +207,123 @@ pub fn decode_crc32c(data: &[u8]) {
             c.decode_into(&enc, &mut out).is_err(),
             "bit flip not detected"
         );
+    }
+}
+
+/// numcodecs' bz2 on arbitrary bytes (and a round trip).
+pub fn decode_bz2(data: &[u8]) {
+    let c = BytesToBytes::Bz2(Bz2Codec { level: 1 });
+    check_decoder(&c, data);
+    if data.len() < 1 << 12 {
+        check_roundtrip(&c, data);
+    }
+}
+
+/// numcodecs' lzma on arbitrary bytes, the container (xz, alone, auto)
+/// chosen by the first byte, and a round trip.
+pub fn decode_lzma(data: &[u8]) {
+    let sel = data.first().copied().unwrap_or(0);
+    let format = [LzmaFormat::Xz, LzmaFormat::Alone, LzmaFormat::Auto][sel as usize % 3];
+    let c = BytesToBytes::Lzma(LzmaCodec {
+        format,
+        check: -1,
+        preset: Some(0),
+    });
+    check_decoder(&c, data);
+    if data.len() < 1 << 12 && format != LzmaFormat::Auto {
+        check_roundtrip(&c, data);
+    }
+}
+
+/// numcodecs' crc32, adler32, crc32c and fletcher32 (kind and location
+/// chosen by the first byte): only a correct checksum decodes, any single
+/// bit flip of a valid encoding is caught.
+pub fn decode_checksum32(data: &[u8]) {
+    let sel = data.first().copied().unwrap_or(0) as usize;
+    let kind = [
+        ChecksumKind::Crc32,
+        ChecksumKind::Adler32,
+        ChecksumKind::Crc32c,
+        ChecksumKind::Fletcher32,
+    ][sel % 4];
+    let at_end = kind == ChecksumKind::Fletcher32 || (sel / 4) % 2 == 1;
+    let c = BytesToBytes::Checksum(Checksum32Codec { kind, at_end });
+    check_decoder(&c, data);
+    check_roundtrip(&c, data);
+    if !data.is_empty() {
+        let mut enc = c.encode(data).expect("encode");
+        let bit = data[data.len() - 1] as usize % (enc.len() * 8);
+        enc[bit / 8] ^= 1 << (bit % 8);
+        let mut out = vec![0u8; data.len()];
+        // Adler-32 and Fletcher-32 are weak sums, but a single flip always
+        // changes them.
+        assert!(
+            c.decode_into(&enc, &mut out).is_err(),
+            "bit flip not detected"
+        );
+    }
+}
+
+/// The numcodecs filters on arbitrary bytes: the first byte picks the filter
+/// and its element types, the rest is the encoded chunk. Decoders agree with
+/// each other and refuse wrong sizes; lossless ones round-trip.
+pub fn decode_filters(data: &[u8]) {
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    let ty = |i: u8| {
+        let names = ["<i1", "<u2", ">i4", "<u8", "<f2", ">f4", "<f8", "|u1"];
+        NumType::parse(names[i as usize % names.len()]).expect("type")
+    };
+    let (a, b) = (ty(sel), ty(sel / 8));
+    let (c, lossless) = match sel % 6 {
+        0 => match DeltaCodec::new(a, b) {
+            Ok(d) => (BytesToBytes::Delta(d), a == b && a.is_int()),
+            Err(_) => return,
+        },
+        1 => (
+            BytesToBytes::Shuffle(ShuffleCodec {
+                elementsize: (sel / 6) as usize % 9,
+            }),
+            true,
+        ),
+        2 => (BytesToBytes::PackBits(PackBitsCodec), false),
+        3 => (
+            BytesToBytes::AsType(AsTypeCodec {
+                encode_dtype: a,
+                decode_dtype: b,
+            }),
+            a == b,
+        ),
+        4 => match BitRoundCodec::new(i64::from(sel / 6) % 11, a) {
+            Ok(r) => (BytesToBytes::BitRound(r), false),
+            Err(_) => return,
+        },
+        _ => {
+            let doc = format!(
+                r#"{{"id": "fixedscaleoffset", "offset": {}, "scale": {}, "dtype": "{}", "astype": "{}"}}"#,
+                sel % 7,
+                (sel % 5) + 1,
+                a.numpy_str(),
+                b.numpy_str()
+            );
+            let Ok(v) = serde_json::from_str::<Value>(&doc) else {
+                return;
+            };
+            match zarrcore::codec::compressor_from_v2(&v, zarrcore::DataType::Float64, "fuzz") {
+                Ok(c) => (c, false),
+                Err(_) => return,
+            }
+        }
+    };
+    check_decoder(&c, rest);
+    if let Ok(enc) = c.encode(rest) {
+        let mut back = vec![0u8; rest.len()];
+        let r = c.decode_into(&enc, &mut back);
+        if lossless {
+            r.expect("decode of own encoding");
+            assert_eq!(back, rest, "lossless filter did not round-trip");
+        }
     }
 }
 

@@ -3,16 +3,31 @@
 //!
 //! A chain is `array→array` codecs (transpose), exactly one `array→bytes`
 //! codec (`bytes` or `sharding_indexed`) and `bytes→bytes` codecs (zstd, gzip,
-//! zlib, lz4, blosc, crc32c). Decoded chunks are always C-order, native byte
-//! order, full chunk shape (edge chunks are padded with the fill value).
+//! zlib, lz4, blosc, bz2, lzma, checksums, and the numcodecs filters, which
+//! run after `bytes` with element types of their own: see [`numcodecs`]).
+//! Decoded chunks are always C-order, native byte order, full chunk shape
+//! (edge chunks are padded with the fill value).
 
+mod astype;
+mod bitround;
 mod blosc;
 mod bytes;
+mod bz2;
+mod checksum32;
 mod crc32c;
 mod deflate;
+mod delta;
+mod fixedscaleoffset;
 mod lz4;
+mod lzma;
+pub mod numcodecs;
+pub mod numeric;
+mod packbits;
+mod quantize;
 pub mod sharding;
+mod shuffle;
 mod spec;
+mod stream;
 mod transpose;
 mod zstd;
 
@@ -20,12 +35,22 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
+pub use self::astype::AsTypeCodec;
+pub use self::bitround::BitRoundCodec;
 pub use self::blosc::{BloscCodec, BloscCompressor, BloscShuffle};
 pub use self::bytes::BytesCodec;
+pub use self::bz2::Bz2Codec;
+pub use self::checksum32::{Checksum32Codec, ChecksumKind};
 pub use self::crc32c::Crc32cCodec;
 pub use self::deflate::{DeflateCodec, DeflateFormat};
+pub use self::delta::DeltaCodec;
+pub use self::fixedscaleoffset::FixedScaleOffsetCodec;
 pub use self::lz4::Lz4Codec;
+pub use self::lzma::{LzmaCodec, LzmaFormat};
+pub use self::packbits::PackBitsCodec;
+pub use self::quantize::QuantizeCodec;
 pub use self::sharding::{IndexLocation, ShardingCodec};
+pub use self::shuffle::ShuffleCodec;
 pub use self::spec::CodecSpec;
 pub use self::transpose::TransposeCodec;
 pub use self::zstd::ZstdCodec;
@@ -89,6 +114,26 @@ pub enum BytesToBytes {
     Blosc(BloscCodec),
     /// CRC-32C checksum.
     Crc32c(Crc32cCodec),
+    /// bzip2 (numcodecs `bz2`).
+    Bz2(Bz2Codec),
+    /// LZMA / xz (numcodecs `lzma`).
+    Lzma(LzmaCodec),
+    /// numcodecs' 32-bit checksums (`crc32`, `adler32`, `crc32c`, `fletcher32`).
+    Checksum(Checksum32Codec),
+    /// numcodecs `delta` filter.
+    Delta(DeltaCodec),
+    /// numcodecs `fixedscaleoffset` filter.
+    FixedScaleOffset(Box<FixedScaleOffsetCodec>),
+    /// numcodecs `quantize` filter.
+    Quantize(QuantizeCodec),
+    /// numcodecs `bitround` filter.
+    BitRound(BitRoundCodec),
+    /// numcodecs `shuffle` filter.
+    Shuffle(ShuffleCodec),
+    /// numcodecs `packbits` filter.
+    PackBits(PackBitsCodec),
+    /// numcodecs `astype` filter.
+    AsType(AsTypeCodec),
 }
 
 impl BytesToBytes {
@@ -103,7 +148,38 @@ impl BytesToBytes {
             BytesToBytes::Lz4(_) => "lz4",
             BytesToBytes::Blosc(_) => "blosc",
             BytesToBytes::Crc32c(_) => "crc32c",
+            BytesToBytes::Bz2(_) => "bz2",
+            BytesToBytes::Lzma(_) => "lzma",
+            BytesToBytes::Checksum(c) => c.kind.name(),
+            BytesToBytes::Delta(_) => "delta",
+            BytesToBytes::FixedScaleOffset(_) => "fixedscaleoffset",
+            BytesToBytes::Quantize(_) => "quantize",
+            BytesToBytes::BitRound(_) => "bitround",
+            BytesToBytes::Shuffle(_) => "shuffle",
+            BytesToBytes::PackBits(_) => "packbits",
+            BytesToBytes::AsType(_) => "astype",
         }
+    }
+
+    /// Whether this is a numcodecs filter (a v2 `filters` entry rather than
+    /// the `compressor`).
+    pub fn is_filter(&self) -> bool {
+        matches!(
+            self,
+            BytesToBytes::Delta(_)
+                | BytesToBytes::FixedScaleOffset(_)
+                | BytesToBytes::Quantize(_)
+                | BytesToBytes::BitRound(_)
+                | BytesToBytes::Shuffle(_)
+                | BytesToBytes::PackBits(_)
+                | BytesToBytes::AsType(_)
+        )
+    }
+
+    /// Whether zarr-python runs this as an array→array codec (v3 documents
+    /// list it before `bytes`).
+    pub fn is_array_filter(&self) -> bool {
+        self.is_filter() && !matches!(self, BytesToBytes::Shuffle(_))
     }
 
     /// Encodes.
@@ -114,6 +190,16 @@ impl BytesToBytes {
             BytesToBytes::Lz4(c) => c.encode(input),
             BytesToBytes::Blosc(c) => c.encode(input),
             BytesToBytes::Crc32c(c) => Ok(c.encode(input)),
+            BytesToBytes::Bz2(c) => c.encode(input),
+            BytesToBytes::Lzma(c) => c.encode(input),
+            BytesToBytes::Checksum(c) => Ok(c.encode(input)),
+            BytesToBytes::Delta(c) => c.encode(input),
+            BytesToBytes::FixedScaleOffset(c) => c.encode(input),
+            BytesToBytes::Quantize(c) => c.encode(input),
+            BytesToBytes::BitRound(c) => c.encode(input),
+            BytesToBytes::Shuffle(c) => c.encode(input),
+            BytesToBytes::PackBits(c) => c.encode(input),
+            BytesToBytes::AsType(c) => c.encode(input),
         }
     }
 
@@ -129,6 +215,12 @@ impl BytesToBytes {
             BytesToBytes::Lz4(c) => c.decode(input, size),
             BytesToBytes::Blosc(c) => c.decode(input, size),
             BytesToBytes::Crc32c(c) => c.decode(input),
+            BytesToBytes::Checksum(c) => c.decode(input),
+            BytesToBytes::Bz2(c) => c.decode(input, size),
+            BytesToBytes::Lzma(c) => c.decode(input, size),
+            // Decoding bitround is the identity.
+            BytesToBytes::BitRound(_) => Ok(Cow::Borrowed(input)),
+            _ => self.decode_filter(input, size),
         }?;
         if let DecodedSize::Exact(n) = size {
             if out.len() != n {
@@ -141,39 +233,110 @@ impl BytesToBytes {
         Ok(out)
     }
 
+    /// A filter's decode into a new buffer, its size known from the input.
+    fn decode_filter<'a>(
+        &self,
+        input: &[u8],
+        size: DecodedSize,
+    ) -> Result<Cow<'a, [u8]>, CodecError> {
+        let n = match size {
+            DecodedSize::Exact(n) => n,
+            DecodedSize::AtMost(max) => {
+                let n = match self {
+                    BytesToBytes::PackBits(_) => input
+                        .split_first()
+                        .and_then(|(&pad, rest)| (rest.len() * 8).checked_sub(usize::from(pad))),
+                    _ => self.decoded_len(input.len()),
+                };
+                n.filter(|&n| n <= max).ok_or_else(|| {
+                    CodecError::new(
+                        self.name(),
+                        format!(
+                            "{} encoded bytes do not decode within {max} bytes",
+                            input.len()
+                        ),
+                    )
+                })?
+            }
+        };
+        let mut out = crate::util::try_zeroed(n).map_err(|e| CodecError::new(self.name(), e))?;
+        self.decode_into(input, &mut out)?;
+        Ok(Cow::Owned(out))
+    }
+
     /// Decodes into `out`, which is exactly the decoded size.
     pub fn decode_into(&self, input: &[u8], out: &mut [u8]) -> Result<(), CodecError> {
+        let copy = |name: &'static str, d: &[u8], out: &mut [u8]| {
+            if d.len() != out.len() {
+                return Err(CodecError::new(
+                    name,
+                    format!("decoded {} bytes, expected {}", d.len(), out.len()),
+                ));
+            }
+            out.copy_from_slice(d);
+            Ok(())
+        };
         match self {
             BytesToBytes::Zstd(c) => c.decode_into(input, out),
             BytesToBytes::Deflate(c) => c.decode_into(input, out),
             BytesToBytes::Lz4(c) => c.decode_into(input, out),
             BytesToBytes::Blosc(c) => c.decode_into(input, out),
-            BytesToBytes::Crc32c(c) => {
-                let d = c.decode(input)?;
-                if d.len() != out.len() {
-                    return Err(CodecError::new(
-                        "crc32c",
-                        format!("decoded {} bytes, expected {}", d.len(), out.len()),
-                    ));
-                }
-                out.copy_from_slice(&d);
-                Ok(())
-            }
+            BytesToBytes::Crc32c(c) => copy("crc32c", &c.decode(input)?, out),
+            BytesToBytes::Checksum(c) => copy(c.kind.name(), &c.decode(input)?, out),
+            BytesToBytes::Bz2(c) => c.decode_into(input, out),
+            BytesToBytes::Lzma(c) => c.decode_into(input, out),
+            BytesToBytes::Delta(c) => c.decode_into(input, out),
+            BytesToBytes::FixedScaleOffset(c) => c.decode_into(input, out),
+            BytesToBytes::Quantize(c) => c.decode_into(input, out),
+            BytesToBytes::BitRound(_) => copy("bitround", input, out),
+            BytesToBytes::Shuffle(c) => c.decode_into(input, out),
+            BytesToBytes::PackBits(c) => c.decode_into(input, out),
+            BytesToBytes::AsType(c) => c.decode_into(input, out),
         }
     }
 
-    /// Encoded size for a fixed-overhead codec (`crc32c`), else `None`.
+    /// Whether [`Self::decode_in_place`] works (same size, no scratch).
+    fn decodes_in_place(&self) -> bool {
+        match self {
+            BytesToBytes::Delta(d) => d.dtype == d.astype,
+            BytesToBytes::BitRound(_) => true,
+            BytesToBytes::AsType(a) => a.encode_dtype == a.decode_dtype,
+            _ => false,
+        }
+    }
+
+    /// Decodes `buf` in place (only where [`Self::decodes_in_place`]).
+    fn decode_in_place(&self, buf: &mut [u8]) -> Result<(), CodecError> {
+        match self {
+            BytesToBytes::Delta(d) => d.decode_in_place(buf).unwrap_or(Ok(())),
+            _ => Ok(()),
+        }
+    }
+
+    /// Encoded size when it follows from the decoded size (checksums and
+    /// filters), else `None`.
     pub fn encoded_len(&self, decoded: usize) -> Option<usize> {
         match self {
-            BytesToBytes::Crc32c(_) => Some(decoded + 4),
+            BytesToBytes::Crc32c(_) | BytesToBytes::Checksum(_) => Some(decoded + 4),
+            BytesToBytes::Delta(c) => c.encoded_len(decoded),
+            BytesToBytes::FixedScaleOffset(c) => c.encoded_len(decoded),
+            BytesToBytes::Quantize(c) => c.encoded_len(decoded),
+            BytesToBytes::AsType(c) => c.encoded_len(decoded),
+            BytesToBytes::PackBits(c) => c.encoded_len(decoded),
+            BytesToBytes::BitRound(_) | BytesToBytes::Shuffle(_) => Some(decoded),
             _ => None,
         }
     }
 
-    /// The inverse of [`Self::encoded_len`].
+    /// The inverse of [`Self::encoded_len`] where it is one-to-one.
     fn decoded_len(&self, encoded: usize) -> Option<usize> {
         match self {
-            BytesToBytes::Crc32c(_) => encoded.checked_sub(4),
+            BytesToBytes::Crc32c(_) | BytesToBytes::Checksum(_) => encoded.checked_sub(4),
+            BytesToBytes::Delta(c) => c.decoded_len(encoded),
+            BytesToBytes::FixedScaleOffset(c) => c.decoded_len(encoded),
+            BytesToBytes::Quantize(c) => c.decoded_len(encoded),
+            BytesToBytes::AsType(c) => c.decoded_len(encoded),
+            BytesToBytes::BitRound(_) | BytesToBytes::Shuffle(_) => Some(encoded),
             _ => None,
         }
     }
@@ -185,17 +348,38 @@ impl BytesToBytes {
             BytesToBytes::Lz4(c) => c.to_v3(),
             BytesToBytes::Blosc(c) => c.to_v3(),
             BytesToBytes::Crc32c(c) => c.to_v3(),
+            BytesToBytes::Bz2(c) => c.to_v3(),
+            BytesToBytes::Lzma(c) => c.to_v3(),
+            BytesToBytes::Checksum(c) => c.to_v3(),
+            BytesToBytes::Delta(c) => c.to_v3(),
+            BytesToBytes::FixedScaleOffset(c) => c.to_v3(),
+            BytesToBytes::Quantize(c) => c.to_v3(),
+            BytesToBytes::BitRound(c) => c.to_v3(),
+            BytesToBytes::Shuffle(c) => c.to_v3(),
+            BytesToBytes::PackBits(c) => c.to_v3(),
+            BytesToBytes::AsType(c) => c.to_v3(),
         }
     }
 
-    /// The numcodecs (v2 `compressor`) JSON, if this codec has one.
+    /// The numcodecs (v2 `compressor` / `filters` entry) JSON.
     pub fn to_v2(&self) -> Option<Value> {
         Some(match self {
             BytesToBytes::Zstd(c) => c.to_v2(),
             BytesToBytes::Deflate(c) => c.to_v2(),
             BytesToBytes::Lz4(c) => c.to_v2(),
             BytesToBytes::Blosc(c) => c.to_v2(),
-            BytesToBytes::Crc32c(_) => return None,
+            // numcodecs' CRC32C stores the checksum last, as v3's crc32c.
+            BytesToBytes::Crc32c(_) => serde_json::json!({"id": "crc32c"}),
+            BytesToBytes::Bz2(c) => c.to_v2(),
+            BytesToBytes::Lzma(c) => c.to_v2(),
+            BytesToBytes::Checksum(c) => c.to_v2(),
+            BytesToBytes::Delta(c) => c.to_v2(),
+            BytesToBytes::FixedScaleOffset(c) => c.to_v2(),
+            BytesToBytes::Quantize(c) => c.to_v2(),
+            BytesToBytes::BitRound(c) => c.to_v2(),
+            BytesToBytes::Shuffle(c) => c.to_v2(),
+            BytesToBytes::PackBits(c) => c.to_v2(),
+            BytesToBytes::AsType(c) => c.to_v2(),
         })
     }
 }
@@ -259,6 +443,7 @@ impl CodecChain {
         let mut a2a = Vec::new();
         let mut a2b: Option<ArrayToBytes> = None;
         let mut b2b = Vec::new();
+        let mut pending: Vec<(&str, Value)> = Vec::new();
         let mut shape = spec.shape.clone();
         for item in items {
             let (name, cfg) = match item {
@@ -292,15 +477,27 @@ impl CodecChain {
             match name {
                 "transpose" => {
                     stage_is("a2a")?;
+                    if let Some((nc, _)) = pending.first() {
+                        return Err(invalid(format!("transpose after {nc:?} is not supported")));
+                    }
                     let t = TransposeCodec::from_config(&cfg, shape.len()).map_err(bad)?;
                     shape = t.encoded_shape(&shape);
                     a2a.push(ArrayToArray::Transpose(t));
                 }
                 "bytes" | "endian" => {
                     stage_is("a2b")?;
-                    a2b = Some(ArrayToBytes::Bytes(
-                        BytesCodec::from_config(&cfg, spec.dtype).map_err(bad)?,
-                    ));
+                    let b = match BytesCodec::from_config(&cfg, spec.dtype) {
+                        // A filter turned the elements into single bytes
+                        // (packbits, astype u1...): any order serves inside.
+                        Err(_)
+                            if !pending.is_empty()
+                                && cfg_str(&cfg, "endian").ok().flatten().is_none() =>
+                        {
+                            BytesCodec::for_type(spec.dtype, Endian::Little)
+                        }
+                        r => r.map_err(bad)?,
+                    };
+                    a2b = Some(ArrayToBytes::Bytes(b));
                 }
                 "sharding_indexed" => {
                     stage_is("a2b")?;
@@ -312,45 +509,96 @@ impl CodecChain {
                         ShardingCodec::from_config(&cfg, &inner_spec, key)?,
                     )));
                 }
-                "zstd" | "numcodecs.zstd" => {
+                "zstd" => {
                     stage_is("b2b")?;
                     b2b.push(BytesToBytes::Zstd(
                         ZstdCodec::from_config(&cfg).map_err(bad)?,
                     ));
                 }
-                "gzip" | "numcodecs.gzip" => {
+                "gzip" => {
                     stage_is("b2b")?;
                     b2b.push(BytesToBytes::Deflate(
                         DeflateCodec::from_config(DeflateFormat::Gzip, &cfg).map_err(bad)?,
                     ));
                 }
-                "numcodecs.zlib" => {
-                    stage_is("b2b")?;
-                    b2b.push(BytesToBytes::Deflate(
-                        DeflateCodec::from_config(DeflateFormat::Zlib, &cfg).map_err(bad)?,
-                    ));
-                }
-                "numcodecs.lz4" => {
-                    stage_is("b2b")?;
-                    b2b.push(BytesToBytes::Lz4(Lz4Codec::from_config(&cfg).map_err(bad)?));
-                }
-                "blosc" | "numcodecs.blosc" => {
+                "blosc" => {
                     stage_is("b2b")?;
                     b2b.push(BytesToBytes::Blosc(
                         BloscCodec::from_v3_config(&cfg, spec.dtype.size()).map_err(bad)?,
                     ));
                 }
-                "crc32c" | "numcodecs.crc32c" => {
+                "crc32c" => {
                     stage_is("b2b")?;
                     b2b.push(BytesToBytes::Crc32c(Crc32cCodec));
                 }
+                nc if nc.starts_with("numcodecs.")
+                    && numcodecs::is_v3_array_codec(&nc["numcodecs.".len()..]) =>
+                {
+                    stage_is("a2a")?;
+                    pending.push((nc, cfg));
+                }
+                nc if nc.starts_with("numcodecs.")
+                    && numcodecs::SUPPORTED.contains(&&nc["numcodecs.".len()..]) =>
+                {
+                    stage_is("b2b")?;
+                    let mut ctx = numcodecs::Ctx {
+                        cur: None,
+                        v3_endian: Some(Endian::Little),
+                        array_item: spec.dtype.size(),
+                    };
+                    if let Some(c) =
+                        numcodecs::parse(&nc["numcodecs.".len()..], &cfg, &mut ctx).map_err(bad)?
+                    {
+                        b2b.push(c);
+                    }
+                }
                 other => {
+                    let reason = other
+                        .strip_prefix("numcodecs.")
+                        .and_then(numcodecs::unsupported_reason);
                     return Err(MetadataError::Unsupported {
                         key: key.to_string(),
                         what: "codec",
                         name: other.to_string(),
-                        detail: String::new(),
-                    })
+                        detail: reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+                    });
+                }
+            }
+            // The numcodecs array filters become bytes→bytes codecs right
+            // after `bytes`, in its byte order.
+            if let (Some(a), false) = (&a2b, pending.is_empty()) {
+                let endian = match a {
+                    ArrayToBytes::Bytes(b) => b.endian.unwrap_or(Endian::Little),
+                    ArrayToBytes::Sharding(_) => {
+                        return Err(invalid(format!(
+                            "codec {:?} before sharding_indexed is not supported (put it in the \
+                             sharding codec's inner codecs)",
+                            pending[0].0
+                        )))
+                    }
+                };
+                if endian == Endian::Big {
+                    // zarr-python 3.1.6 does not read back its own chunks
+                    // here: its numcodecs filters reinterpret the big-endian
+                    // buffer `bytes` hands them as native values.
+                    return Err(MetadataError::Unsupported {
+                        key: key.to_string(),
+                        what: "codec",
+                        name: pending[0].0.to_string(),
+                        detail: " before a big-endian bytes codec (zarr-python reads such \
+                                 chunks inconsistently; use endian \"little\")"
+                            .into(),
+                    });
+                }
+                let mut ctx = numcodecs::Ctx {
+                    cur: numeric::NumType::of_data_type(spec.dtype, endian),
+                    v3_endian: Some(endian),
+                    array_item: spec.dtype.size(),
+                };
+                for (nc, cfg) in pending.drain(..) {
+                    let c = numcodecs::parse(&nc["numcodecs.".len()..], &cfg, &mut ctx)
+                        .map_err(|e| invalid(format!("codec {nc:?}: {e}")))?;
+                    b2b.extend(c);
                 }
             }
         }
@@ -371,12 +619,28 @@ impl CodecChain {
             .iter()
             .map(|ArrayToArray::Transpose(t)| t.to_v3())
             .collect();
+        // zarr-python's array→array numcodecs filters come before `bytes`.
+        let lead = self.leading_array_filters();
+        out.extend(self.bytes_to_bytes[..lead].iter().map(BytesToBytes::to_v3));
         out.push(match &self.array_to_bytes {
             ArrayToBytes::Bytes(b) => b.to_v3(),
             ArrayToBytes::Sharding(s) => s.to_v3(),
         });
-        out.extend(self.bytes_to_bytes.iter().map(BytesToBytes::to_v3));
+        out.extend(self.bytes_to_bytes[lead..].iter().map(BytesToBytes::to_v3));
         Value::Array(out)
+    }
+
+    /// How many `bytes→bytes` codecs at the start are numcodecs array
+    /// filters (listed before `bytes` in v3 documents).
+    fn leading_array_filters(&self) -> usize {
+        match self.array_to_bytes {
+            ArrayToBytes::Bytes(_) => self
+                .bytes_to_bytes
+                .iter()
+                .take_while(|c| c.is_array_filter())
+                .count(),
+            ArrayToBytes::Sharding(_) => 0,
+        }
     }
 
     /// The sharding codec, if the chain is sharded.
@@ -421,11 +685,21 @@ impl CodecChain {
             .iter()
             .map(|_| "transpose".to_string())
             .collect();
+        let lead = self.leading_array_filters();
+        v.extend(
+            self.bytes_to_bytes[..lead]
+                .iter()
+                .map(|c| c.name().to_string()),
+        );
         v.push(match &self.array_to_bytes {
             ArrayToBytes::Bytes(_) => "bytes".into(),
             ArrayToBytes::Sharding(_) => "sharding_indexed".into(),
         });
-        v.extend(self.bytes_to_bytes.iter().map(|c| c.name().to_string()));
+        v.extend(
+            self.bytes_to_bytes[lead..]
+                .iter()
+                .map(|c| c.name().to_string()),
+        );
         v
     }
 
@@ -505,6 +779,13 @@ impl CodecChain {
         // The outermost stage's size may be pinned by the stored length.
         let direct = self.array_to_array.is_empty()
             && matches!(&self.array_to_bytes, ArrayToBytes::Bytes(b) if b.is_native());
+        // Filters at the bottom that decode in place (delta, bitround) run on
+        // `out` after the codec above them decoded straight into it.
+        let in_place = self
+            .bytes_to_bytes
+            .iter()
+            .take_while(|c| c.decodes_in_place())
+            .count();
         let mut cur: Cow<[u8]> = Cow::Borrowed(encoded);
         for (i, c) in self.bytes_to_bytes.iter().enumerate().rev() {
             let mut want = sizes[i];
@@ -519,8 +800,15 @@ impl CodecChain {
                     want = DecodedSize::Exact(d);
                 }
             }
-            if i == 0 && direct && want == DecodedSize::Exact(out.len()) {
-                return c.decode_into(&cur, out);
+            if i == in_place.min(self.bytes_to_bytes.len() - 1)
+                && direct
+                && want == DecodedSize::Exact(out.len())
+            {
+                c.decode_into(&cur, out)?;
+                for f in self.bytes_to_bytes[..i].iter().rev() {
+                    f.decode_in_place(out)?;
+                }
+                return Ok(());
             }
             cur = Cow::Owned(c.decode(&cur, want)?.into_owned());
         }
@@ -581,19 +869,50 @@ pub fn chain_from_v2(
     compressor: Option<&Value>,
     key: &str,
 ) -> Result<CodecChain, MetadataError> {
+    chain_from_v2_with_filters(dtype, endian, fortran, ndim, None, compressor, key)
+}
+
+/// Builds the v2 chain with numcodecs `filters` (applied in order after the
+/// `bytes` codec, then the compressor).
+pub fn chain_from_v2_with_filters(
+    dtype: DataType,
+    endian: Option<Endian>,
+    fortran: bool,
+    ndim: usize,
+    filters: Option<&Value>,
+    compressor: Option<&Value>,
+    key: &str,
+) -> Result<CodecChain, MetadataError> {
     let mut a2a = vec![];
     if fortran && ndim > 1 {
         a2a.push(ArrayToArray::Transpose(TransposeCodec {
             order: (0..ndim).rev().collect(),
         }));
     }
-    let a2b = ArrayToBytes::Bytes(BytesCodec::for_type(
-        dtype,
-        endian.unwrap_or(Endian::Little),
-    ));
+    let endian = endian.unwrap_or(Endian::Little);
+    let a2b = ArrayToBytes::Bytes(BytesCodec::for_type(dtype, endian));
+    let mut ctx = numcodecs::Ctx {
+        cur: numeric::NumType::of_data_type(dtype, endian),
+        v3_endian: None,
+        array_item: dtype.size(),
+    };
     let mut b2b = vec![];
+    match filters {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(list)) => {
+            for f in list {
+                b2b.push(numcodec_from_v2(f, "filter", &mut ctx, key)?);
+            }
+        }
+        Some(other) => {
+            return Err(MetadataError::Invalid {
+                key: key.to_string(),
+                reason: format!("filters {other} is not a list"),
+            })
+        }
+    }
     if let Some(c) = compressor.filter(|c| !c.is_null()) {
-        b2b.push(compressor_from_v2(c, dtype, key)?);
+        b2b.push(numcodec_from_v2(c, "compressor", &mut ctx, key)?);
     }
     Ok(CodecChain {
         array_to_array: a2a,
@@ -608,35 +927,42 @@ pub fn compressor_from_v2(
     dtype: DataType,
     key: &str,
 ) -> Result<BytesToBytes, MetadataError> {
+    let mut ctx = numcodecs::Ctx {
+        cur: numeric::NumType::of_data_type(dtype, Endian::Little),
+        v3_endian: None,
+        array_item: dtype.size(),
+    };
+    numcodec_from_v2(c, "compressor", &mut ctx, key)
+}
+
+/// Parses one numcodecs config of a v2 `filters` list or `compressor`.
+fn numcodec_from_v2(
+    c: &Value,
+    what: &'static str,
+    ctx: &mut numcodecs::Ctx,
+    key: &str,
+) -> Result<BytesToBytes, MetadataError> {
     let id = c
         .get("id")
         .and_then(Value::as_str)
         .ok_or_else(|| MetadataError::Invalid {
             key: key.to_string(),
-            reason: format!("compressor {c} has no \"id\""),
+            reason: format!("{what} {c} has no \"id\""),
         })?;
-    let bad = |e: String| MetadataError::Invalid {
-        key: key.to_string(),
-        reason: format!("compressor {id:?}: {e}"),
-    };
-    Ok(match id {
-        "zstd" => BytesToBytes::Zstd(ZstdCodec::from_config(c).map_err(bad)?),
-        "gzip" => {
-            BytesToBytes::Deflate(DeflateCodec::from_config(DeflateFormat::Gzip, c).map_err(bad)?)
-        }
-        "zlib" => {
-            BytesToBytes::Deflate(DeflateCodec::from_config(DeflateFormat::Zlib, c).map_err(bad)?)
-        }
-        "lz4" => BytesToBytes::Lz4(Lz4Codec::from_config(c).map_err(bad)?),
-        "blosc" => BytesToBytes::Blosc(BloscCodec::from_v2_config(c, dtype.size()).map_err(bad)?),
-        "crc32c" => BytesToBytes::Crc32c(Crc32cCodec),
-        other => {
-            return Err(MetadataError::Unsupported {
-                key: key.to_string(),
-                what: "compressor",
-                name: other.to_string(),
-                detail: " (supported: zstd, blosc, gzip, zlib, lz4)".into(),
-            })
-        }
-    })
+    match numcodecs::parse(id, c, ctx) {
+        Ok(Some(codec)) => Ok(codec),
+        Ok(None) => Err(MetadataError::Unsupported {
+            key: key.to_string(),
+            what,
+            name: id.to_string(),
+            detail: match numcodecs::unsupported_reason(id) {
+                Some(r) => format!(" ({r})"),
+                None => format!(" (supported: {})", numcodecs::SUPPORTED.join(", ")),
+            },
+        }),
+        Err(e) => Err(MetadataError::Invalid {
+            key: key.to_string(),
+            reason: format!("{what} {id:?}: {e}"),
+        }),
+    }
 }

@@ -6,7 +6,7 @@ use super::{
     attributes_from, shape_from_json, ArrayMetadata, Attributes, ChunkKeyEncoding, GroupMetadata,
     Order, ZarrFormat,
 };
-use crate::codec::{chain_from_v2, ArrayToArray, ArrayToBytes};
+use crate::codec::{chain_from_v2_with_filters, ArrayToArray, ArrayToBytes};
 use crate::dtype::{DataType, Endian};
 use crate::error::MetadataError;
 use crate::fill::FillValue;
@@ -85,28 +85,6 @@ pub fn parse_v2_array(
         Some("F") => Order::F,
         Some(o) => return Err(invalid(format!("order {o:?} (expected \"C\" or \"F\")"))),
     };
-    match doc.get("filters") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(a)) if a.is_empty() => {}
-        Some(Value::Array(a)) => {
-            let names: Vec<String> = a
-                .iter()
-                .map(|f| {
-                    f.get("id")
-                        .and_then(Value::as_str)
-                        .unwrap_or("?")
-                        .to_string()
-                })
-                .collect();
-            return Err(MetadataError::Unsupported {
-                key: key.to_string(),
-                what: "filter",
-                name: names.join(", "),
-                detail: " (only filters: null is supported)".into(),
-            });
-        }
-        Some(other) => return Err(invalid(format!("filters {other} is not a list"))),
-    }
     let separator = match doc.get("dimension_separator") {
         None | Some(Value::Null) => '.',
         Some(Value::String(s)) if s == "." => '.',
@@ -123,11 +101,12 @@ pub fn parse_v2_array(
         ZarrFormat::V2,
     )
     .map_err(invalid)?;
-    let codecs = chain_from_v2(
+    let codecs = chain_from_v2_with_filters(
         data_type,
         endian,
         order == Order::F,
         shape.len(),
+        doc.get("filters"),
         doc.get("compressor"),
         key,
     )?;
@@ -151,12 +130,20 @@ pub fn parse_v2_array(
 
 /// The `.zarray` document of a v2 array (attributes go to `.zattrs`).
 pub fn v2_array_json(m: &ArrayMetadata) -> Value {
-    let compressor = m
-        .codecs
-        .bytes_to_bytes
-        .first()
-        .and_then(|c| c.to_v2())
-        .unwrap_or(Value::Null);
+    // The last bytes→bytes codec is the compressor unless it is a filter;
+    // everything before it is a numcodecs filter.
+    let b2b = &m.codecs.bytes_to_bytes;
+    let (filters, compressor) = match b2b.split_last() {
+        Some((last, rest)) if !last.is_filter() => (rest, last.to_v2()),
+        _ => (&b2b[..], None),
+    };
+    let compressor = compressor.unwrap_or(Value::Null);
+    let filters: Vec<Value> = filters.iter().filter_map(|c| c.to_v2()).collect();
+    let filters = if filters.is_empty() {
+        Value::Null
+    } else {
+        Value::Array(filters)
+    };
     let sep = match m.chunk_key_encoding {
         ChunkKeyEncoding::V2 { separator } | ChunkKeyEncoding::Default { separator } => separator,
     };
@@ -181,7 +168,7 @@ pub fn v2_array_json(m: &ArrayMetadata) -> Value {
         "dtype": m.data_type.numpy_str(endian),
         "fill_value": m.fill_value.to_json(m.data_type, ZarrFormat::V2),
         "order": order,
-        "filters": null,
+        "filters": filters,
         "dimension_separator": sep.to_string(),
         "compressor": compressor,
         "zarr_format": 2,

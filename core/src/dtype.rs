@@ -500,7 +500,7 @@ impl fmt::Display for DataType {
             DataType::TimeDelta64(t) => write!(f, "timedelta64[{t}]"),
             DataType::RawBits(n) => write!(f, "r{}", n * 8),
             DataType::Structured(l) => f.write_str(&l.numpy_descr()),
-            d if DataType::NUMERIC.contains(&d) => f.write_str(d.v3_name().unwrap_or("")),
+            d if DataType::NUMERIC.contains(d) => f.write_str(d.v3_name().unwrap_or("")),
             d => f.write_str(&d.numpy_code()),
         }
     }

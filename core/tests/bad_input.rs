@@ -689,13 +689,18 @@ fn v2_unsupported() -> Vec<Mutation> {
         m("dtype empty", json!({"dtype": ""}), &["data type"]),
         m(
             "dtype datetime",
-            json!({"dtype": "<M8[ns]"}),
-            &["data type", "<M8[ns]"],
+            json!({"dtype": "<M8[0s]"}),
+            &["data type", "<M8[0s]", "scale"],
         ),
         m(
             "dtype structured",
-            json!({"dtype": [["a", "<f8"]]}),
-            &["data type", "structured"],
+            json!({"dtype": [["a", "|O"]]}),
+            &["data type", "|O"],
+        ),
+        m(
+            "dtype structured subarray",
+            json!({"dtype": [["a", "<f8", ["x"]]]}),
+            &["data type", "shape"],
         ),
         m("dtype number", json!({"dtype": 8}), &["data type"]),
         m(

@@ -67,11 +67,7 @@ pub fn parse_v2_array(
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             },
-            detail: if reason.starts_with("unsupported data type") {
-                String::new()
-            } else {
-                format!(": {reason}")
-            },
+            detail: unsupported_detail(&reason),
         })?;
     if dtype_json.as_str().is_some_and(|s| s.starts_with('|')) && data_type.has_byte_order() {
         return Err(invalid(format!(
@@ -184,4 +180,16 @@ pub fn v2_array_json(m: &ArrayMetadata) -> Value {
         "compressor": compressor,
         "zarr_format": 2,
     })
+}
+
+/// The detail of an unsupported-data-type error: what the parser said after
+/// naming the type (the error names it already).
+pub(super) fn unsupported_detail(reason: &str) -> String {
+    match reason.strip_prefix("unsupported data type ") {
+        Some(rest) => match rest.find("\": ") {
+            Some(i) => rest[i + 1..].to_string(),
+            None => String::new(),
+        },
+        None => format!(": {reason}"),
+    }
 }

@@ -2,6 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::v2::unsupported_detail;
 use super::{
     attributes_from, shape_from_json, ArrayMetadata, Attributes, ChunkKeyEncoding, GroupMetadata,
     NodeMetadata, Order, ZarrFormat,
@@ -140,11 +141,7 @@ fn parse_array(obj: &Map<String, Value>, key: &str) -> Result<ArrayMetadata, Met
                 key: key.to_string(),
                 what: "data type",
                 name: dt_name.to_string(),
-                detail: if reason.starts_with("unsupported data type") {
-                    String::new()
-                } else {
-                    format!(": {reason}")
-                },
+                detail: unsupported_detail(&reason),
             }
         }
     })?;

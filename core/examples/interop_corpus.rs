@@ -585,6 +585,10 @@ fn fills(dt: DataType, format: ZarrFormat) -> Vec<FillValue> {
         }
         DataType::Bytes(_) => out.push(j(json!("eA=="))),
         DataType::Unicode(_) => out.push(j(json!("é"))),
+        DataType::DateTime64(_) | DataType::TimeDelta64(_) => out.push(j(json!("NaT"))),
+        DataType::RawBytes(_) | DataType::RawBits(_) | DataType::Structured(_) => {
+            out.push(j(json!("eA==")))
+        }
     }
     if format == ZarrFormat::V2 {
         out.push(FillValue::null(dt));

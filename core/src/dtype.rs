@@ -1,11 +1,21 @@
 //! Data types: the Zarr v3 core types and the v2 (NumPy `typestr`) types,
-//! including fixed-length `S` and `U` strings.
+//! including fixed-length `S` and `U` strings, NumPy `datetime64` /
+//! `timedelta64`, raw bytes (`V`) and structured records, spelled in v2 and
+//! v3 exactly as zarr-python 3.1 spells them.
 //!
 //! In memory zarrcore keeps decoded chunks in the *native* byte order of the
 //! machine; the byte order of a type on disk is a codec detail (v3 `bytes`
 //! codec, v2 `dtype` prefix). Byte order is always explicit: see [`Endian`].
 
 use std::fmt;
+
+use serde_json::{json, Value};
+
+mod structured;
+mod time;
+
+pub use self::structured::{FieldSpec, StructField, StructLayout};
+pub use self::time::{TimeSpec, TimeUnit, NAT};
 
 /// A byte order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,6 +88,20 @@ pub enum DataType {
     Bytes(usize),
     /// Fixed-length UTF-32 string of this many code points (v2 `U<n>`).
     Unicode(usize),
+    // Fixed-size types of issue 13 (dtypes branch): keep them together.
+    /// NumPy `datetime64` (v2 `<M8[10s]`, v3 `numpy.datetime64`): an `int64`
+    /// count of `scale × unit` since 1970-01-01; [`NAT`] is NaT.
+    DateTime64(TimeSpec),
+    /// NumPy `timedelta64` (v2 `<m8[ms]`, v3 `numpy.timedelta64`): an `int64`
+    /// count of `scale × unit`; [`NAT`] is NaT.
+    TimeDelta64(TimeSpec),
+    /// Raw bytes of this length (NumPy `V<n>`, v2 `|V<n>`, v3 `raw_bytes`).
+    RawBytes(usize),
+    /// The v3 core `r<bits>` raw-bits type, held as this many bytes (NumPy `V<n>`).
+    RawBits(usize),
+    /// A structured record (v2 dtype list, v3 `structured`), kept as raw
+    /// records laid out as the layout says.
+    Structured(&'static StructLayout),
 }
 
 /// The broad family of a data type, for fill values and formatting.
@@ -97,6 +121,14 @@ pub enum Kind {
     Bytes,
     /// Fixed-length UTF-32 text.
     Unicode,
+    /// NumPy `datetime64`.
+    DateTime,
+    /// NumPy `timedelta64`.
+    TimeDelta,
+    /// Raw bytes (`V`, `raw_bytes`, `r*`).
+    Raw,
+    /// Structured records.
+    Structured,
 }
 
 impl DataType {
@@ -128,6 +160,9 @@ impl DataType {
             DataType::Complex128 => 16,
             DataType::Bytes(n) => n,
             DataType::Unicode(n) => n * 4,
+            DataType::DateTime64(_) | DataType::TimeDelta64(_) => 8,
+            DataType::RawBytes(n) | DataType::RawBits(n) => n,
+            DataType::Structured(l) => l.size(),
         }
     }
 
@@ -137,7 +172,10 @@ impl DataType {
         match self {
             DataType::Complex64 => 4,
             DataType::Complex128 => 8,
-            DataType::Bytes(_) => 1,
+            DataType::Bytes(_)
+            | DataType::RawBytes(_)
+            | DataType::RawBits(_)
+            | DataType::Structured(_) => 1,
             DataType::Unicode(n) => {
                 if n == 0 {
                     1
@@ -164,11 +202,18 @@ impl DataType {
             DataType::Complex64 | DataType::Complex128 => Kind::Complex,
             DataType::Bytes(_) => Kind::Bytes,
             DataType::Unicode(_) => Kind::Unicode,
+            DataType::DateTime64(_) => Kind::DateTime,
+            DataType::TimeDelta64(_) => Kind::TimeDelta,
+            DataType::RawBytes(_) | DataType::RawBits(_) => Kind::Raw,
+            DataType::Structured(_) => Kind::Structured,
         }
     }
 
-    /// The Zarr v3 name, or `None` for types with no v3 core name (`S`, `U`).
-    pub const fn v3_name(self) -> Option<&'static str> {
+    /// The Zarr v3 name (`float32`, `numpy.datetime64`, `structured`, ...),
+    /// or `None` for a type v3 cannot express (a structured type with
+    /// sub-array or big-endian fields). The full v3 `data_type` value is
+    /// [`DataType::v3_json`].
+    pub fn v3_name(self) -> Option<&'static str> {
         Some(match self {
             DataType::Bool => "bool",
             DataType::Int8 => "int8",
@@ -184,15 +229,159 @@ impl DataType {
             DataType::Float64 => "float64",
             DataType::Complex64 => "complex64",
             DataType::Complex128 => "complex128",
-            DataType::Bytes(_) | DataType::Unicode(_) => return None,
+            DataType::Bytes(_) => "null_terminated_bytes",
+            DataType::Unicode(_) => "fixed_length_utf32",
+            DataType::DateTime64(_) => "numpy.datetime64",
+            DataType::TimeDelta64(_) => "numpy.timedelta64",
+            DataType::RawBytes(_) => "raw_bytes",
+            DataType::RawBits(_) => "r*",
+            DataType::Structured(l) => {
+                if l.is_v3_expressible() {
+                    "structured"
+                } else {
+                    return None;
+                }
+            }
         })
     }
 
-    /// Parses a Zarr v3 core data type name.
+    /// Parses a Zarr v3 core data type name (the numeric types; the others
+    /// need their configuration: [`DataType::from_v3_json`]).
     pub fn from_v3_name(name: &str) -> Option<DataType> {
         DataType::NUMERIC
             .into_iter()
             .find(|d| d.v3_name() == Some(name))
+    }
+
+    /// The v3 `data_type` value as zarr-python writes it: a name
+    /// (`"int32"`, `"r16"`) or `{"name", "configuration"}`; `None` if v3
+    /// cannot express the type (see [`DataType::v3_name`]).
+    pub fn v3_json(self) -> Option<Value> {
+        Some(match self {
+            DataType::Bytes(n) | DataType::RawBytes(n) => {
+                json!({"name": self.v3_name()?, "configuration": {"length_bytes": n}})
+            }
+            DataType::Unicode(n) => {
+                json!({"name": "fixed_length_utf32", "configuration": {"length_bytes": n * 4}})
+            }
+            DataType::DateTime64(t) | DataType::TimeDelta64(t) => json!({
+                "name": self.v3_name()?,
+                "configuration": {"unit": t.unit.as_str(), "scale_factor": t.scale},
+            }),
+            DataType::RawBits(n) => Value::from(format!("r{}", n * 8)),
+            DataType::Structured(l) => l.v3_json()?,
+            numeric => Value::from(numeric.v3_name()?),
+        })
+    }
+
+    /// Parses a v3 `data_type` value (a name or `{"name", "configuration"}`),
+    /// as zarr-python 3.1 reads it.
+    pub fn from_v3_json(v: &Value) -> Result<DataType, String> {
+        let (name, cfg) = match v {
+            Value::String(s) => (s.as_str(), None),
+            Value::Object(o) => (
+                o.get("name")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| format!("data_type {v} has no \"name\""))?,
+                o.get("configuration"),
+            ),
+            other => return Err(format!("data_type {other} is neither a name nor an object")),
+        };
+        if let Some(d) = DataType::from_v3_name(name) {
+            return Ok(d);
+        }
+        if let Some(bits) = name.strip_prefix('r') {
+            if let Ok(b) = bits.parse::<usize>() {
+                if b == 0 || b % 8 != 0 {
+                    return Err(format!(
+                        "raw bits type {name:?}: bits must be a positive multiple of 8"
+                    ));
+                }
+                return Ok(DataType::RawBits(b / 8));
+            }
+        }
+        let cfg = cfg.ok_or_else(|| {
+            format!("unsupported data type {name:?} (or it lacks its configuration)")
+        })?;
+        let length = |per: usize| -> Result<usize, String> {
+            let n = cfg
+                .get("length_bytes")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| {
+                    format!("{name}: configuration {cfg} needs an integer length_bytes")
+                })?;
+            if n == 0 || n % per as u64 != 0 || n > 1 << 30 {
+                return Err(format!(
+                    "{name}: length_bytes {n} is not a positive multiple of {per}"
+                ));
+            }
+            Ok(n as usize / per)
+        };
+        let time = || -> Result<TimeSpec, String> {
+            let unit = cfg
+                .get("unit")
+                .and_then(Value::as_str)
+                .and_then(TimeUnit::parse)
+                .ok_or_else(|| format!("{name}: configuration {cfg} has no valid unit"))?;
+            let scale = cfg
+                .get("scale_factor")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| format!("{name}: configuration {cfg} has no valid scale_factor"))?;
+            TimeSpec::new(unit, scale).map_err(|e| format!("{name}: {e}"))
+        };
+        Ok(match name {
+            "null_terminated_bytes" => DataType::Bytes(length(1)?),
+            "raw_bytes" => DataType::RawBytes(length(1)?),
+            "fixed_length_utf32" => DataType::Unicode(length(4)?),
+            "numpy.datetime64" => DataType::DateTime64(time()?),
+            "numpy.timedelta64" => DataType::TimeDelta64(time()?),
+            "structured" => DataType::Structured(StructLayout::from_v3_config(cfg)?),
+            other => return Err(format!("unsupported data type {other:?}")),
+        })
+    }
+
+    /// The v2 `dtype` value in byte order `endian`: a NumPy type string, or
+    /// for a structured type the list of fields (each keeps its own order).
+    pub fn v2_json(self, endian: Endian) -> Value {
+        match self {
+            DataType::Structured(l) => l.v2_json(),
+            d => Value::from(d.numpy_str(endian)),
+        }
+    }
+
+    /// Parses a v2 `dtype` value: a NumPy type string or a structured list.
+    /// Returns the type and the byte order it names (as [`DataType::from_numpy_str`]).
+    pub fn from_v2_json(v: &Value) -> Result<(DataType, Option<Endian>), String> {
+        match v {
+            Value::String(s) => DataType::from_numpy_str(s),
+            Value::Array(_) => Ok((DataType::Structured(StructLayout::from_v2_json(v)?), None)),
+            other => Err(format!("data type {other} is not a string or a list")),
+        }
+    }
+
+    /// NumPy's `descr` in a `.npy` header, as Python source: `'<f8'`, or
+    /// `[('a', '<i4'), ('b', '<f8', (2,))]` for a structured type.
+    pub fn numpy_descr(self, endian: Endian) -> String {
+        match self {
+            DataType::Structured(l) => l.numpy_descr(),
+            d => structured::py_str(&d.numpy_str(endian)),
+        }
+    }
+
+    /// The record layout of a structured type.
+    pub fn struct_layout(self) -> Option<&'static StructLayout> {
+        match self {
+            DataType::Structured(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The unit and multiplier of a `datetime64` / `timedelta64` type.
+    pub fn time_spec(self) -> Option<TimeSpec> {
+        match self {
+            DataType::DateTime64(t) | DataType::TimeDelta64(t) => Some(t),
+            _ => None,
+        }
     }
 
     /// The NumPy type character and size (`b1`, `i4`, `f8`, `S7`, `U6`), without byte order.
@@ -211,11 +400,16 @@ impl DataType {
             DataType::Complex64 | DataType::Complex128 => format!("c{}", self.size()),
             DataType::Bytes(n) => format!("S{n}"),
             DataType::Unicode(n) => format!("U{n}"),
+            DataType::DateTime64(t) => format!("M8{}", t.numpy_suffix()),
+            DataType::TimeDelta64(t) => format!("m8{}", t.numpy_suffix()),
+            DataType::RawBytes(n) | DataType::RawBits(n) => format!("V{n}"),
+            DataType::Structured(l) => format!("V{}", l.size()),
         }
     }
 
     /// NumPy's `dtype.str` for this type in byte order `endian`
-    /// (`|` for types without byte order): `<f8`, `>i2`, `|b1`, `|S7`, `<U6`.
+    /// (`|` for types without byte order): `<f8`, `>i2`, `|b1`, `|S7`, `<U6`,
+    /// `<M8[10s]`, `|V3` (also for structured types, as NumPy's `dtype.str`).
     pub fn numpy_str(self, endian: Endian) -> String {
         let prefix = if self.has_byte_order() || matches!(self, DataType::Unicode(_)) {
             endian.numpy_char()
@@ -225,7 +419,8 @@ impl DataType {
         format!("{prefix}{}", self.numpy_code())
     }
 
-    /// Parses a NumPy type string (`<f8`, `>u2`, `|b1`, `|S7`, `<U6`, `i4`, `bool`...).
+    /// Parses a NumPy type string (`<f8`, `>u2`, `|b1`, `|S7`, `<U6`, `i4`,
+    /// `bool`, `<M8[ns]`, `>m8[10s]`, `|V3`...).
     ///
     /// Returns the type and the byte order it names (`None` when the string
     /// gives none, or the type has none).
@@ -243,6 +438,18 @@ impl DataType {
         };
         if let Some(dt) = DataType::from_v3_name(body) {
             return Ok((dt, endian.filter(|_| dt.has_byte_order())));
+        }
+        for (prefix, datetime) in [("M8", true), ("m8", false)] {
+            if let Some(rest) = body.strip_prefix(prefix) {
+                let t = TimeSpec::parse_numpy_suffix(rest)
+                    .map_err(|e| format!("unsupported data type {s:?}: {e}"))?;
+                let dt = if datetime {
+                    DataType::DateTime64(t)
+                } else {
+                    DataType::TimeDelta64(t)
+                };
+                return Ok((dt, endian));
+            }
         }
         let mut chars = body.chars();
         let code = chars
@@ -269,6 +476,7 @@ impl DataType {
             ('c', 16) => DataType::Complex128,
             ('S', n) if n > 0 => DataType::Bytes(n),
             ('U', n) if n > 0 => DataType::Unicode(n),
+            ('V', n) if n > 0 && n <= 1 << 30 => DataType::RawBytes(n),
             _ => return Err(format!("unsupported data type {s:?}")),
         };
         Ok((dt, endian.filter(|_| dt.has_byte_order())))
@@ -276,17 +484,31 @@ impl DataType {
 
     /// Parses a user-facing type name: a v3 name (`float32`) or a NumPy string (`<f4`).
     pub fn parse(s: &str) -> Result<DataType, String> {
+        for (long, short) in [("datetime64", "M8"), ("timedelta64", "m8")] {
+            if let Some(rest) = s.strip_prefix(long) {
+                return DataType::from_numpy_str(&format!("{short}{rest}")).map(|(d, _)| d);
+            }
+        }
         DataType::from_numpy_str(s).map(|(d, _)| d)
     }
 }
 
 impl fmt::Display for DataType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.v3_name() {
-            Some(n) => f.write_str(n),
-            None => f.write_str(&self.numpy_code()),
+        match self {
+            DataType::DateTime64(t) => write!(f, "datetime64[{t}]"),
+            DataType::TimeDelta64(t) => write!(f, "timedelta64[{t}]"),
+            DataType::RawBits(n) => write!(f, "r{}", n * 8),
+            DataType::Structured(l) => f.write_str(&l.numpy_descr()),
+            d if DataType::NUMERIC.contains(d) => f.write_str(d.v3_name().unwrap_or("")),
+            d => f.write_str(&d.numpy_code()),
         }
     }
+}
+
+/// Deepest nesting of structured types accepted by the parsers.
+pub(crate) const fn structured_max_depth() -> usize {
+    structured::MAX_DEPTH
 }
 
 /// Reverses the byte order of every `unit`-byte group of `buf` in place.

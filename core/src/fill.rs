@@ -160,6 +160,17 @@ impl FillValue {
                 le.resize(n * 4, 0);
                 native_from_le(le, 4)
             }
+            Kind::DateTime | Kind::TimeDelta => {
+                let x = match v {
+                    Value::String(s) if s == "NaT" => crate::dtype::NAT,
+                    Value::Number(n) => n
+                        .as_i64()
+                        .ok_or_else(|| format!("fill_value {v} is not a 64-bit integer"))?,
+                    _ => return Err(format!("fill_value {v} is not an integer or \"NaT\"")),
+                };
+                native_from_le(x.to_le_bytes().to_vec(), 8)
+            }
+            Kind::Raw | Kind::Structured => raw_bytes(v, dtype)?,
         };
         Ok(FillValue { bytes, null: false })
     }
@@ -222,6 +233,18 @@ impl FillValue {
                     .collect();
                 Value::String(s)
             }
+            Kind::DateTime | Kind::TimeDelta => {
+                Value::from(i64::from_le_bytes(arr(&native_to_le(&self.bytes, 8))))
+            }
+            // r<bits> (v3 core): one integer per byte.
+            Kind::Raw if matches!(dtype, DataType::RawBits(_)) && format == ZarrFormat::V3 => {
+                Value::Array(self.bytes.iter().map(|&b| Value::from(b)).collect())
+            }
+            // raw_bytes / |V and structured records: base64 of every byte,
+            // as zarr-python writes them (no trimming, unlike `S`).
+            Kind::Raw | Kind::Structured => {
+                Value::String(base64::engine::general_purpose::STANDARD.encode(&self.bytes))
+            }
         }
     }
 
@@ -239,13 +262,39 @@ impl FillValue {
                 Err(_) => Value::from(t),
             },
         };
-        let fmt = if matches!(dtype.kind(), Kind::Bytes | Kind::Unicode) {
+        let fmt = if matches!(
+            dtype.kind(),
+            Kind::Bytes | Kind::Unicode | Kind::Raw | Kind::Structured
+        ) {
             ZarrFormat::V2
         } else {
             ZarrFormat::V3
         };
         FillValue::from_json(&v, dtype, fmt).map_err(|e| format!("fill value {s:?}: {e}"))
     }
+}
+
+/// Raw bytes and structured records: base64 (zarr-python), a list of byte
+/// values (v3 `r*`), or `0` for all zeros; shorter values are zero-padded.
+fn raw_bytes(v: &Value, dtype: DataType) -> Result<Vec<u8>, String> {
+    let n = dtype.size();
+    let mut b = match v {
+        Value::String(s) => base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .map_err(|e| format!("fill_value {s:?} is not base64: {e}"))?,
+        Value::Array(items) => items
+            .iter()
+            .map(|x| x.as_u64().and_then(|x| u8::try_from(x).ok()))
+            .collect::<Option<Vec<u8>>>()
+            .ok_or_else(|| format!("fill_value {v} is not a list of byte values"))?,
+        Value::Number(x) if x.as_u64() == Some(0) => vec![],
+        _ => return Err(format!("fill_value {v} is not a base64 string")),
+    };
+    if b.len() > n {
+        return Err(format!("fill_value has {} bytes, {dtype} has {n}", b.len()));
+    }
+    b.resize(n, 0);
+    Ok(b)
 }
 
 fn int_bytes(v: &Value, dtype: DataType) -> Result<Vec<u8>, String> {
@@ -463,6 +512,40 @@ mod tests {
         let u = FillValue::from_json(&json!("ab"), DataType::Unicode(3), ZarrFormat::V2).unwrap();
         assert_eq!(u.as_bytes().len(), 12);
         assert_eq!(u.to_json(DataType::Unicode(3), ZarrFormat::V2), json!("ab"));
+    }
+
+    #[test]
+    fn times_raw_and_records() {
+        use crate::dtype::{TimeSpec, TimeUnit, NAT};
+        let t = DataType::DateTime64(TimeSpec::new(TimeUnit::Nanos, 1).unwrap());
+        for f in [ZarrFormat::V2, ZarrFormat::V3] {
+            assert_eq!(rt(json!("NaT"), t, f), json!(NAT));
+            assert_eq!(rt(json!(NAT), t, f), json!(-9223372036854775808i64));
+            assert_eq!(rt(json!(-5), t, f), json!(-5));
+        }
+        assert!(FillValue::from_json(&json!(1.5), t, ZarrFormat::V3).is_err());
+        assert!(FillValue::from_json(&json!("nat"), t, ZarrFormat::V3).is_err());
+        let v = DataType::RawBytes(3);
+        assert_eq!(rt(json!("AAAA"), v, ZarrFormat::V3), json!("AAAA"));
+        assert_eq!(rt(json!("AQ=="), v, ZarrFormat::V2), json!("AQAA"));
+        assert!(FillValue::from_json(&json!("AAAAAA=="), v, ZarrFormat::V3).is_err());
+        let r = DataType::RawBits(2);
+        assert_eq!(rt(json!([1, 255]), r, ZarrFormat::V3), json!([1, 255]));
+        assert!(FillValue::from_json(&json!([256, 0]), r, ZarrFormat::V3).is_err());
+        let s = DataType::from_v2_json(&json!([["a", "<i4"], ["b", "|u1"]]))
+            .unwrap()
+            .0;
+        assert_eq!(rt(json!("AQAAAAI="), s, ZarrFormat::V2), json!("AQAAAAI="));
+        assert_eq!(
+            FillValue::from_json(&json!("AQAAAAI="), s, ZarrFormat::V3)
+                .unwrap()
+                .as_bytes(),
+            &[1, 0, 0, 0, 2]
+        );
+        assert_eq!(
+            FillValue::parse_user("NaT", t).unwrap().as_bytes(),
+            &NAT.to_le_bytes()[..]
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::metadata::{
     parse_v3_node, read_consolidated, to_pretty_json, v2_array_json, v3_array_json, v3_group_json,
     ArrayMetadata, Attributes, GroupMetadata, NodeMetadata, ZarrFormat,
 };
-use crate::store::{join_key, normalize_path, Concurrency, Store, StoreRef};
+use crate::store::{join_key, normalize_path, Concurrency, Generation, Store, StoreRef};
 
 fn get_json(store: &dyn Store, key: &str) -> Result<Option<Value>> {
     match store.get(key)? {
@@ -210,7 +210,157 @@ pub fn members(store: &StoreRef, path: &str) -> Result<Vec<(String, NodeKind)>> 
     Ok(out)
 }
 
+/// A node found while listing a hierarchy, whether or not zarrcore can
+/// read its metadata: listing never fails because one node has an
+/// unsupported data type or codec (or broken metadata); only opening it does.
+#[derive(Debug)]
+pub struct NodeEntry {
+    /// Node path ("" for the root).
+    pub path: String,
+    /// What the node's documents say it is.
+    pub kind: NodeKind,
+    /// The format of its documents.
+    pub zarr_format: ZarrFormat,
+    /// The parsed metadata, or why it cannot be parsed (naming the key).
+    pub metadata: Result<NodeMetadata>,
+    /// The stored document (`zarr.json`, `.zarray` or `.zgroup`) when it is
+    /// valid JSON.
+    pub raw: Option<Value>,
+    /// v2: the stored `.zattrs`, when present and valid JSON.
+    pub raw_attrs: Option<Value>,
+}
+
+/// Reads the node at `path` for listing: `None` if there is none; store
+/// failures are errors, metadata failures are kept in the entry.
+pub fn read_entry(store: &StoreRef, path: &str) -> Result<Option<NodeEntry>> {
+    read_entry_dyn(&**store, path)
+}
+
+fn read_entry_dyn(store: &dyn Store, path: &str) -> Result<Option<NodeEntry>> {
+    let path = normalize_path(path)?;
+    let k3 = join_key(&path, "zarr.json");
+    if let Some(bytes) = store.get(&k3)? {
+        let (raw, metadata) = match parse_json(&bytes, &k3) {
+            Ok(doc) => {
+                let m = parse_v3_node(&doc, &k3).map_err(Error::from);
+                (Some(doc), m)
+            }
+            Err(e) => (None, Err(e.into())),
+        };
+        let kind = match (&metadata, &raw) {
+            (Ok(NodeMetadata::Group(_)), _) => NodeKind::Group,
+            (Ok(NodeMetadata::Array(_)), _) => NodeKind::Array,
+            (Err(_), Some(doc))
+                if doc.get("node_type").and_then(Value::as_str) == Some("group") =>
+            {
+                NodeKind::Group
+            }
+            (Err(_), _) => NodeKind::Array,
+        };
+        return Ok(Some(NodeEntry {
+            path,
+            kind,
+            zarr_format: ZarrFormat::V3,
+            metadata,
+            raw,
+            raw_attrs: None,
+        }));
+    }
+    let kattrs = join_key(&path, ".zattrs");
+    for (name, kind) in [(".zarray", NodeKind::Array), (".zgroup", NodeKind::Group)] {
+        let key = join_key(&path, name);
+        let Some(bytes) = store.get(&key)? else {
+            continue;
+        };
+        let raw = parse_json(&bytes, &key);
+        let attrs = match store.get(&kattrs)? {
+            None => Ok(None),
+            Some(b) => parse_json(&b, &kattrs).map(Some),
+        };
+        let (raw, raw_attrs, metadata) = match (raw, attrs) {
+            (Err(e), a) => (None, a.ok().flatten(), Err(e.into())),
+            (Ok(r), Err(e)) => (Some(r), None, Err(e.into())),
+            (Ok(r), Ok(a)) => {
+                let m = match kind {
+                    NodeKind::Array => parse_v2_array(&r, a.as_ref(), &key)
+                        .map(|m| NodeMetadata::Array(Box::new(m))),
+                    NodeKind::Group => {
+                        parse_v2_group(&r, a.as_ref(), &key).map(NodeMetadata::Group)
+                    }
+                };
+                (Some(r), a, m.map_err(Error::from))
+            }
+        };
+        return Ok(Some(NodeEntry {
+            path,
+            kind,
+            zarr_format: ZarrFormat::V2,
+            metadata,
+            raw,
+            raw_attrs,
+        }));
+    }
+    Ok(None)
+}
+
+/// Direct children of the group at `path` as entries (see [`NodeEntry`]), sorted by name.
+pub fn member_entries(store: &StoreRef, path: &str) -> Result<Vec<NodeEntry>> {
+    let path = normalize_path(path)?;
+    let mut out = Vec::new();
+    for prefix in store.list_dir(&path)?.prefixes {
+        if let Some(e) = read_entry(store, &prefix)? {
+            out.push(e);
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// Every node under `path` (inclusive), depth first, including nodes whose
+/// metadata zarrcore cannot read (each keeps its error): what `tree` lists.
+pub fn walk_entries(store: &StoreRef, path: &str) -> Result<Vec<NodeEntry>> {
+    let path = normalize_path(path)?;
+    let Some(root) = read_entry(store, &path)? else {
+        return Err(MetadataError::NotFound {
+            path,
+            looked_for: "zarr.json, .zgroup, .zarray".into(),
+        }
+        .into());
+    };
+    let mut out = Vec::new();
+    walk_entries_into(store, root, &mut out)?;
+    Ok(out)
+}
+
+fn walk_entries_into(store: &StoreRef, node: NodeEntry, out: &mut Vec<NodeEntry>) -> Result<()> {
+    let descend = node.kind == NodeKind::Group;
+    let path = node.path.clone();
+    out.push(node);
+    if descend {
+        for child in member_entries(store, &path)? {
+            walk_entries_into(store, child, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether the hierarchy rooted at `path` has consolidated metadata (v2
+/// `.zmetadata` or v3 inline), without parsing its entries.
+pub fn has_consolidated_metadata(store: &StoreRef, path: &str) -> Result<bool> {
+    let path = normalize_path(path)?;
+    if store.size(&join_key(&path, ".zmetadata"))?.is_some() {
+        return Ok(true);
+    }
+    let k3 = join_key(&path, "zarr.json");
+    Ok(matches!(
+        get_json(&**store, &k3)?,
+        Some(ref d) if d.get("consolidated_metadata").is_some_and(|c| !c.is_null())
+    ))
+}
+
 /// Every node under `path` (inclusive), depth first: `(path, metadata)`.
+/// Fails on the first node whose metadata cannot be read; [`walk_entries`]
+/// lists such nodes instead.
 pub fn walk(store: &StoreRef, path: &str) -> Result<Vec<(String, NodeMetadata)>> {
     let path = normalize_path(path)?;
     let mut out = Vec::new();
@@ -394,24 +544,7 @@ pub fn consolidate(store: &StoreRef, path: &str) -> Result<()> {
         let v3_key = join_key(&path, "zarr.json");
         let (_, g2) = store.get_versioned(&v2_key)?;
         let (_, g3) = store.get_versioned(&v3_key)?;
-        let nodes = walk(store, &path)?;
-        let prefix_len = if path.is_empty() { 0 } else { path.len() + 1 };
-        let rel: BTreeMap<String, NodeMetadata> = nodes
-            .into_iter()
-            .map(|(p, n)| (p.get(prefix_len..).unwrap_or("").to_string(), n))
-            .collect();
-        let (key, doc, gen) = match rel.get("") {
-            Some(NodeMetadata::Group(g)) if g.zarr_format == ZarrFormat::V2 => {
-                (v2_key, consolidated_v2(&rel), g2)
-            }
-            Some(NodeMetadata::Group(g)) => {
-                let mut g = g.clone();
-                g.extra
-                    .insert("consolidated_metadata".into(), consolidated_v3_inline(&rel));
-                (v3_key, v3_group_json(&g), g3)
-            }
-            _ => return Err(Error::invalid(format!("{path:?} is not a group"))),
-        };
+        let (key, doc, gen) = consolidated_document(store, &path, v2_key, v3_key, g2, g3)?;
         let bytes = to_pretty_json(&doc);
         if !conditional {
             store.set(&key, &bytes)?;
@@ -429,6 +562,70 @@ pub fn consolidate(store: &StoreRef, path: &str) -> Result<()> {
         std::thread::sleep(std::time::Duration::from_millis(1 + attempt as u64));
     }
     unreachable!("the loop returns")
+}
+
+/// The consolidated document of the group at `path` from its nodes as
+/// stored now: (its key, the document, the generation it replaces).
+fn consolidated_document(
+    store: &StoreRef,
+    path: &str,
+    v2_key: String,
+    v3_key: String,
+    g2: Generation,
+    g3: Generation,
+) -> Result<(String, Value, Generation)> {
+    let prefix_len = if path.is_empty() { 0 } else { path.len() + 1 };
+    let mut rel: BTreeMap<String, NodeMetadata> = BTreeMap::new();
+    // Nodes zarrcore cannot parse (an unsupported data type or codec) are
+    // carried over as stored, so that consolidating never drops a node.
+    let mut raw: Vec<(String, NodeEntry)> = Vec::new();
+    for e in walk_entries(store, path)? {
+        let p = e.path.get(prefix_len..).unwrap_or("").to_string();
+        match e.metadata {
+            Ok(m) => {
+                rel.insert(p, m);
+            }
+            Err(err) if e.raw.is_none() || p.is_empty() => return Err(err),
+            Err(_) => raw.push((p, e)),
+        }
+    }
+    match rel.get("") {
+        Some(NodeMetadata::Group(g)) if g.zarr_format == ZarrFormat::V2 => {
+            let mut doc = consolidated_v2(&rel);
+            if let Some(m) = doc.get_mut("metadata").and_then(Value::as_object_mut) {
+                for (p, e) in raw {
+                    let doc_name = match e.kind {
+                        NodeKind::Array => ".zarray",
+                        NodeKind::Group => ".zgroup",
+                    };
+                    if let Some(r) = e.raw {
+                        m.insert(join_key(&p, doc_name), r);
+                    }
+                    if let Some(a) = e
+                        .raw_attrs
+                        .filter(|a| a.as_object().is_some_and(|o| !o.is_empty()))
+                    {
+                        m.insert(join_key(&p, ".zattrs"), a);
+                    }
+                }
+            }
+            Ok((v2_key, doc, g2))
+        }
+        Some(NodeMetadata::Group(g)) => {
+            let mut g = g.clone();
+            let mut inline = consolidated_v3_inline(&rel);
+            if let Some(m) = inline.get_mut("metadata").and_then(Value::as_object_mut) {
+                for (p, e) in raw {
+                    if let Some(r) = e.raw {
+                        m.insert(p, r);
+                    }
+                }
+            }
+            g.extra.insert("consolidated_metadata".into(), inline);
+            Ok((v3_key, v3_group_json(&g), g3))
+        }
+        _ => Err(Error::invalid(format!("{path:?} is not a group"))),
+    }
 }
 
 /// Rewrites the root's consolidated metadata if the store has some, so that

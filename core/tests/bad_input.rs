@@ -689,13 +689,18 @@ fn v2_unsupported() -> Vec<Mutation> {
         m("dtype empty", json!({"dtype": ""}), &["data type"]),
         m(
             "dtype datetime",
-            json!({"dtype": "<M8[ns]"}),
-            &["data type", "<M8[ns]"],
+            json!({"dtype": "<M8[0s]"}),
+            &["data type", "<M8[0s]", "scale"],
         ),
         m(
             "dtype structured",
-            json!({"dtype": [["a", "<f8"]]}),
-            &["data type", "structured"],
+            json!({"dtype": [["a", "|O"]]}),
+            &["data type", "|O"],
+        ),
+        m(
+            "dtype structured subarray",
+            json!({"dtype": [["a", "<f8", ["x"]]]}),
+            &["data type", "shape"],
         ),
         m("dtype number", json!({"dtype": 8}), &["data type"]),
         m(
@@ -755,8 +760,8 @@ fn v2_unknown_dtypes_filters_and_compressors_are_refused_naming_them() {
 #[test]
 fn bad_dtype_strings() {
     for bad in [
-        "", "<", "<f3", "f16", "O", "|O", "<M8[ns]", "<m8", "V8", "i3", "u16", "S0", "U0", "Sx",
-        "float128", "int4", "<c4", "b2", "?",
+        "", "<", "<f3", "f16", "O", "|O", "<M8[0s]", "<m8[xs]", "<M8[ns", "V0", "i3", "u16", "S0",
+        "U0", "Sx", "float128", "int4", "<c4", "b2", "?",
     ] {
         let e = no_panic(bad, || DataType::from_numpy_str(bad)).unwrap_err();
         assert!(
@@ -766,7 +771,8 @@ fn bad_dtype_strings() {
         assert!(DataType::parse(bad).is_err(), "{bad:?}");
     }
     for ok in [
-        "<f8", ">i2", "|b1", "bool", "float32", "|S3", ">U2", "u8", "=i4",
+        "<f8", ">i2", "|b1", "bool", "float32", "|S3", ">U2", "u8", "=i4", "<M8[ns]", "<m8",
+        ">M8[10s]", "|V8",
     ] {
         DataType::from_numpy_str(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
     }

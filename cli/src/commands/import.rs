@@ -8,15 +8,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use zarrcore::dtype::swap_bytes_in_place;
+use zarrcore::dtype::{swap_bytes_in_place, StructLayout};
 use zarrcore::metadata::ZarrFormat;
 use zarrcore::npy::NpyHeader;
 use zarrcore::ops::cast::{cast, check_cast};
 use zarrcore::ops::Casting;
 use zarrcore::util::parse_shape;
 use zarrcore::{
-    npy, open_store, Array, ArrayBuilder, CodecSpec, Endian, FillValue, Layout, Mode, Order,
-    Region, StoreOptions,
+    dtype, npy, open_store, Array, ArrayBuilder, CodecSpec, DataType, Endian, FillValue, Layout,
+    Mode, Order, Region, StoreOptions,
 };
 
 /// Arguments.
@@ -41,7 +41,8 @@ pub struct Args {
     /// and for v2 also zlib:LEVEL, lz4:ACCELERATION.
     #[arg(long, default_value = "zstd:1")]
     pub codec: String,
-    /// Fill value (default 0): a number, nan, inf, -inf, true/false.
+    /// Fill value (default 0; NaT for datetime64/timedelta64): a number, nan,
+    /// inf, -inf, true/false, NaT, a string for S/U, base64 for V and records.
     #[arg(long, allow_hyphen_values = true)]
     pub fill: Option<String>,
     /// Replace an existing array or group at ARRAY_PATH.
@@ -84,7 +85,22 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ZarrFormat::V3
     };
     let codec: CodecSpec = args.codec.parse().map_err(anyhow::Error::msg)?;
-    let mut b = ArrayBuilder::new(h.shape.clone(), h.dtype)
+    // v3 stores structured records with little-endian fields (as
+    // zarr-python does): records of a .npy with big-endian fields are
+    // converted on the way in; v2 keeps the fields' declared byte orders.
+    let (dtype, convert) = match h.dtype.struct_layout() {
+        Some(l) if format == ZarrFormat::V3 => {
+            let little = l
+                .with_endian(Endian::Little)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", args.npy.display()))?;
+            (
+                DataType::Structured(little),
+                (!std::ptr::eq(l, little)).then_some((l, little)),
+            )
+        }
+        _ => (h.dtype, None),
+    };
+    let mut b = ArrayBuilder::new(h.shape.clone(), dtype)
         .zarr_format(format)
         .codec(codec)
         .overwrite(args.overwrite)
@@ -107,20 +123,28 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .context("--shards")?,
         );
     }
-    if let Some(v) = &args.fill {
-        b = b.fill_value(FillValue::parse_user(v, h.dtype).map_err(anyhow::Error::msg)?);
+    match &args.fill {
+        Some(v) => b = b.fill_value(FillValue::parse_user(v, dtype).map_err(anyhow::Error::msg)?),
+        // zarr-python's default fill value of datetime64/timedelta64 is NaT.
+        None if dtype.time_spec().is_some() => {
+            b = b.fill_value(
+                FillValue::from_native_bytes(dtype, &dtype::u64_to_native(dtype::NAT as u64))
+                    .map_err(anyhow::Error::msg)?,
+            )
+        }
+        None => {}
     }
     // Refuse a bad array path before the store is created.
     zarrcore::store::normalize_path(&args.path)?;
     let store = super::open_write(&args.store)?;
     let a = b.create(&store, &args.path)?;
     let m = a.metadata();
-    let item = h.dtype.size();
+    let item = dtype.size();
     let pb = crate::progress::bytes_bar(len, "import");
     if h.fortran_order || h.shape.is_empty() || len == 0 {
         a.write_region_with(
             &Region::all(&h.shape),
-            data,
+            &records(data, convert, &args.npy)?,
             Layout {
                 order: if h.fortran_order { Order::F } else { Order::C },
                 endian: h.endian,
@@ -137,7 +161,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
             slab.start[0] = r0;
             slab.shape[0] = next - r0;
             let bytes = &data[r0 as usize * row_bytes..next as usize * row_bytes];
-            a.write_region_with(&slab, bytes, Layout::c(h.endian))?;
+            a.write_region_with(
+                &slab,
+                &records(bytes, convert, &args.npy)?,
+                Layout::c(h.endian),
+            )?;
             pb.inc(bytes.len() as u64);
             r0 = next;
         }
@@ -247,4 +275,21 @@ fn import_region(args: &Args, spec: &str, h: &NpyHeader, data: &[u8]) -> Result<
     store.flush()?;
     pb.finish_and_clear();
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records converted to the stored layout (a copy), or the input as is.
+fn records<'a>(
+    bytes: &'a [u8],
+    convert: Option<(&StructLayout, &StructLayout)>,
+    npy: &std::path::Path,
+) -> Result<std::borrow::Cow<'a, [u8]>> {
+    Ok(match convert {
+        None => std::borrow::Cow::Borrowed(bytes),
+        Some((from, to)) => {
+            let mut v = bytes.to_vec();
+            from.convert_records(to, &mut v)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", npy.display()))?;
+            std::borrow::Cow::Owned(v)
+        }
+    })
 }

@@ -35,6 +35,8 @@ fn array_info(store: &zarrcore::StoreRef, path: &str) -> Result<Value> {
         "chunks": m.read_chunk_shape(),
         "shards": m.shard_shape(),
         "fill_value": m.fill_value.to_json(m.data_type, m.zarr_format),
+        "time_unit": m.data_type.time_spec().map(|t| json!({"unit": t.unit.as_str(), "scale_factor": t.scale})),
+        "fields": m.data_type.struct_layout().map(|l| l.layout_json()),
         "codecs": m.codecs.names(),
         "chunk_key_encoding": m.chunk_key_encoding.encode(&vec![0; m.ndim()]),
         "order": format!("{:?}", m.order),
@@ -55,9 +57,23 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let info = match node {
         NodeMetadata::Array(_) => array_info(&store, &args.path)?,
         NodeMetadata::Group(g) => {
-            let members: Vec<Value> = hierarchy::members(&store, &args.path)?
+            // Members zarrcore cannot open are listed too, with their error.
+            let members: Vec<Value> = hierarchy::member_entries(&store, &args.path)?
                 .into_iter()
-                .map(|(n, k)| json!({"name": n, "node_type": if k == NodeKind::Array {"array"} else {"group"}}))
+                .map(|e| {
+                    let name = e.path.rsplit('/').next().unwrap_or(&e.path).to_string();
+                    let kind = if e.kind == NodeKind::Array {
+                        "array"
+                    } else {
+                        "group"
+                    };
+                    match e.metadata {
+                        Ok(_) => json!({"name": name, "node_type": kind}),
+                        Err(err) => {
+                            json!({"name": name, "node_type": kind, "error": err.to_string()})
+                        }
+                    }
+                })
                 .collect();
             json!({
                 "node_type": "group",
@@ -65,7 +81,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 "zarr_format": g.zarr_format.number(),
                 "attributes": g.attributes,
                 "members": members,
-                "consolidated": hierarchy::read_consolidated_metadata(&store, &args.path)?.is_some(),
+                "consolidated": hierarchy::has_consolidated_metadata(&store, &args.path)?,
             })
         }
     };
@@ -88,9 +104,13 @@ fn print_text(info: &Value) {
         println!("members      {}", members.as_array().map_or(0, Vec::len));
         for m in members.as_array().into_iter().flatten() {
             println!(
-                "  {:5}  {}",
+                "  {:5}  {}{}",
                 m["node_type"].as_str().unwrap_or(""),
-                m["name"].as_str().unwrap_or("")
+                m["name"].as_str().unwrap_or(""),
+                m["error"]
+                    .as_str()
+                    .map(|e| format!("  (cannot be opened: {e})"))
+                    .unwrap_or_default()
             );
         }
         return;
@@ -104,6 +124,12 @@ fn print_text(info: &Value) {
         get("data_type").as_str().unwrap_or(""),
         get("dtype").as_str().unwrap_or("")
     );
+    if !get("time_unit").is_null() {
+        println!("time_unit    {}", get("time_unit"));
+    }
+    if !get("fields").is_null() {
+        println!("fields       {}", get("fields"));
+    }
     println!("chunks       {}", get("chunks"));
     if !get("shards").is_null() {
         println!("shards       {}", get("shards"));

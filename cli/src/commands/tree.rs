@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use zarrcore::hierarchy;
-use zarrcore::NodeMetadata;
+use zarrcore::{NodeKind, NodeMetadata};
 
 /// Arguments.
 #[derive(clap::Args, Debug)]
@@ -16,7 +16,10 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: Args) -> Result<ExitCode> {
     let store = super::open_read(&args.store)?;
-    for (path, node) in hierarchy::walk(&store, "")? {
+    // Every node is listed, including those zarrcore cannot open (an
+    // unsupported data type or codec): they show their error instead.
+    for e in hierarchy::walk_entries(&store, "")? {
+        let path = &e.path;
         let depth = if path.is_empty() {
             0
         } else {
@@ -25,16 +28,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let name = if path.is_empty() {
             "/"
         } else {
-            path.rsplit('/').next().unwrap_or(&path)
+            path.rsplit('/').next().unwrap_or(path)
         };
         let indent = "  ".repeat(depth);
-        match node {
-            NodeMetadata::Group(g) => println!(
+        match e.metadata {
+            Ok(NodeMetadata::Group(g)) => println!(
                 "{indent}{name}{} (group, v{})",
                 if path.is_empty() { "" } else { "/" },
                 g.zarr_format.number()
             ),
-            NodeMetadata::Array(a) => println!(
+            Ok(NodeMetadata::Array(a)) => println!(
                 "{indent}{name} {} {:?} chunks {:?}{} (v{})",
                 a.data_type,
                 a.shape,
@@ -43,6 +46,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     .map(|s| format!(" shards {s:?}"))
                     .unwrap_or_default(),
                 a.zarr_format.number()
+            ),
+            Err(err) => println!(
+                "{indent}{name}{} ({}, v{}, cannot be opened: {err})",
+                if e.kind == NodeKind::Group && !path.is_empty() {
+                    "/"
+                } else {
+                    ""
+                },
+                if e.kind == NodeKind::Group {
+                    "group"
+                } else {
+                    "array"
+                },
+                e.zarr_format.number()
             ),
         }
     }

@@ -14,7 +14,10 @@ use crate::error::MetadataError;
 /// Parses consolidated metadata into `relative path → node`.
 ///
 /// For v2 `doc` is the `.zmetadata` document; for v3 it is the value of the
-/// root group's `consolidated_metadata` field.
+/// root group's `consolidated_metadata` field. Entries of nodes with an
+/// unsupported data type, codec or extension are left out (they are listed
+/// by [`crate::hierarchy::walk_entries`], and fail only when opened); any
+/// other malformed entry is an error.
 pub fn read_consolidated(
     doc: &Value,
     format: ZarrFormat,
@@ -33,7 +36,13 @@ pub fn read_consolidated(
         ZarrFormat::V3 => {
             for (path, node) in meta {
                 let node_key = format!("{key}#{path}");
-                out.insert(path.clone(), parse_v3_node(node, &node_key)?);
+                match parse_v3_node(node, &node_key) {
+                    Ok(n) => {
+                        out.insert(path.clone(), n);
+                    }
+                    Err(MetadataError::Unsupported { .. }) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         ZarrFormat::V2 => {
@@ -49,11 +58,11 @@ pub fn read_consolidated(
                 };
                 let node_key = format!("{key}#{k}");
                 let node = match file {
-                    ".zarray" => NodeMetadata::Array(Box::new(parse_v2_array(
-                        v,
-                        meta.get(&attrs_key),
-                        &node_key,
-                    )?)),
+                    ".zarray" => match parse_v2_array(v, meta.get(&attrs_key), &node_key) {
+                        Ok(a) => NodeMetadata::Array(Box::new(a)),
+                        Err(MetadataError::Unsupported { .. }) => continue,
+                        Err(e) => return Err(e),
+                    },
                     ".zgroup" => {
                         NodeMetadata::Group(parse_v2_group(v, meta.get(&attrs_key), &node_key)?)
                     }

@@ -256,7 +256,9 @@ impl ArrayMetadata {
         }
     }
 
-    /// NumPy's type string for the presented byte order (`<f8`, `>i2`, `|b1`).
+    /// NumPy's type string for the presented byte order (`<f8`, `>i2`,
+    /// `|b1`, `<M8[ns]`; `|V<n>` for structured types, whose layout is
+    /// [`DataType::struct_layout`]).
     pub fn numpy_dtype(&self) -> String {
         self.data_type.numpy_str(self.endian)
     }
@@ -279,6 +281,13 @@ impl ArrayMetadata {
             return Err(invalid(format!(
                 "shape {:?} and chunk shape {:?} have different ranks",
                 self.shape, self.chunk_shape
+            )));
+        }
+        if self.zarr_format == ZarrFormat::V3 && self.data_type.v3_json().is_none() {
+            return Err(invalid(format!(
+                "data type {} cannot be stored in Zarr v3 (zarr-python's structured type has \
+                 no sub-array or big-endian fields); use Zarr v2",
+                self.data_type
             )));
         }
         if self.chunk_shape.contains(&0) {

@@ -56,28 +56,22 @@ pub fn parse_v2_array(
     };
     let shape = shape_from_json(doc.get("shape"), "shape", key)?;
     let chunk_shape = shape_from_json(doc.get("chunks"), "chunks", key)?;
-    let dtype_str = match doc.get("dtype") {
-        Some(Value::String(s)) => s.as_str(),
-        Some(other) => {
-            return Err(MetadataError::Unsupported {
-                key: key.to_string(),
-                what: "data type",
-                name: other.to_string(),
-                detail: " (structured dtypes are not supported)".into(),
-            })
-        }
-        None => return Err(invalid("dtype is required".into())),
-    };
+    let dtype_json = doc
+        .get("dtype")
+        .ok_or_else(|| invalid("dtype is required".into()))?;
     let (data_type, endian) =
-        DataType::from_numpy_str(dtype_str).map_err(|reason| MetadataError::Unsupported {
+        DataType::from_v2_json(dtype_json).map_err(|reason| MetadataError::Unsupported {
             key: key.to_string(),
             what: "data type",
-            name: dtype_str.to_string(),
-            detail: format!(": {reason}"),
+            name: match dtype_json {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+            detail: unsupported_detail(&reason),
         })?;
-    if dtype_str.starts_with('|') && data_type.has_byte_order() {
+    if dtype_json.as_str().is_some_and(|s| s.starts_with('|')) && data_type.has_byte_order() {
         return Err(invalid(format!(
-            "dtype {dtype_str:?} needs a byte order (< or >)"
+            "dtype {dtype_json} needs a byte order (< or >)"
         )));
     }
     let order = match doc.get("order").and_then(Value::as_str) {
@@ -165,7 +159,7 @@ pub fn v2_array_json(m: &ArrayMetadata) -> Value {
     json!({
         "shape": m.shape,
         "chunks": m.chunk_shape,
-        "dtype": m.data_type.numpy_str(endian),
+        "dtype": m.data_type.v2_json(endian),
         "fill_value": m.fill_value.to_json(m.data_type, ZarrFormat::V2),
         "order": order,
         "filters": filters,
@@ -173,4 +167,16 @@ pub fn v2_array_json(m: &ArrayMetadata) -> Value {
         "compressor": compressor,
         "zarr_format": 2,
     })
+}
+
+/// The detail of an unsupported-data-type error: what the parser said after
+/// naming the type (the error names it already).
+pub(super) fn unsupported_detail(reason: &str) -> String {
+    match reason.strip_prefix("unsupported data type ") {
+        Some(rest) => match rest.find("\": ") {
+            Some(i) => rest[i + 1..].to_string(),
+            None => String::new(),
+        },
+        None => format!(": {reason}"),
+    }
 }

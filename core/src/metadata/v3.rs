@@ -2,6 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::v2::unsupported_detail;
 use super::{
     attributes_from, shape_from_json, ArrayMetadata, Attributes, ChunkKeyEncoding, GroupMetadata,
     NodeMetadata, Order, ZarrFormat,
@@ -23,6 +24,16 @@ const ARRAY_KEYS: &[&str] = &[
     "attributes",
     "dimension_names",
     "storage_transformers",
+];
+/// v3 data type names with a configuration that zarrcore reads (a bad
+/// configuration of one of these is invalid metadata, not an unsupported type).
+const KNOWN_DATA_TYPES: &[&str] = &[
+    "null_terminated_bytes",
+    "raw_bytes",
+    "fixed_length_utf32",
+    "numpy.datetime64",
+    "numpy.timedelta64",
+    "structured",
 ];
 const GROUP_KEYS: &[&str] = &["zarr_format", "node_type", "attributes"];
 
@@ -118,17 +129,21 @@ fn parse_array(obj: &Map<String, Value>, key: &str) -> Result<ArrayMetadata, Met
         reason,
     };
     let shape = shape_from_json(obj.get("shape"), "shape", key)?;
-    let (dt_name, _) = named(
-        obj.get("data_type")
-            .ok_or_else(|| invalid("data_type is required".into()))?,
-        "data_type",
-        key,
-    )?;
-    let data_type = DataType::from_v3_name(dt_name).ok_or_else(|| MetadataError::Unsupported {
-        key: key.to_string(),
-        what: "data type",
-        name: dt_name.to_string(),
-        detail: String::new(),
+    let dt_json = obj
+        .get("data_type")
+        .ok_or_else(|| invalid("data_type is required".into()))?;
+    let (dt_name, _) = named(dt_json, "data_type", key)?;
+    let data_type = DataType::from_v3_json(dt_json).map_err(|reason| {
+        if KNOWN_DATA_TYPES.contains(&dt_name) {
+            invalid(format!("data_type {dt_json}: {reason}"))
+        } else {
+            MetadataError::Unsupported {
+                key: key.to_string(),
+                what: "data type",
+                name: dt_name.to_string(),
+                detail: unsupported_detail(&reason),
+            }
+        }
     })?;
     let (grid_name, grid_cfg) = named(
         obj.get("chunk_grid")
@@ -258,7 +273,7 @@ fn parse_array(obj: &Map<String, Value>, key: &str) -> Result<ArrayMetadata, Met
 pub fn v3_array_json(m: &ArrayMetadata) -> Value {
     let mut doc = json!({
         "shape": m.shape,
-        "data_type": m.data_type.v3_name().unwrap_or("unsupported"),
+        "data_type": m.data_type.v3_json().unwrap_or_else(|| Value::from("unsupported")),
         "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": m.chunk_shape}},
         "chunk_key_encoding": m.chunk_key_encoding.to_v3_json(),
         "fill_value": m.fill_value.to_json(m.data_type, ZarrFormat::V3),

@@ -63,7 +63,12 @@ fn kind_rank(k: Kind) -> Option<u8> {
         Kind::Int => 2,
         Kind::Float => 3,
         Kind::Complex => 4,
-        Kind::Bytes | Kind::Unicode => return None,
+        Kind::Bytes
+        | Kind::Unicode
+        | Kind::DateTime
+        | Kind::TimeDelta
+        | Kind::Raw
+        | Kind::Structured => return None,
     })
 }
 
@@ -101,7 +106,7 @@ pub fn check_cast(from: DataType, to: DataType, casting: Casting) -> Result<(), 
     }
     let (Some(a), Some(b)) = (kind_rank(from.kind()), kind_rank(to.kind())) else {
         return Err(format!(
-            "cannot convert {from} to {to}: string types convert only to themselves"
+            "cannot convert {from} to {to}: string, time, raw and structured types convert only to themselves"
         ));
     };
     match casting {
@@ -138,6 +143,10 @@ fn kind_name(k: Kind) -> &'static str {
         Kind::Complex => "complex",
         Kind::Bytes => "bytes",
         Kind::Unicode => "unicode",
+        Kind::DateTime => "datetime",
+        Kind::TimeDelta => "timedelta",
+        Kind::Raw => "raw bytes",
+        Kind::Structured => "structured",
     }
 }
 
@@ -197,7 +206,8 @@ fn read(dt: DataType, b: &[u8]) -> Val {
         Float64 => Val::Float(native!(f64, b)),
         Complex64 => Val::Complex(native!(f32, &b[..4]) as f64, native!(f32, &b[4..]) as f64),
         Complex128 => Val::Complex(native!(f64, &b[..8]), native!(f64, &b[8..])),
-        Bytes(_) | Unicode(_) => Val::Int(0),
+        Bytes(_) | Unicode(_) | DateTime64(_) | TimeDelta64(_) | RawBytes(_) | RawBits(_)
+        | Structured(_) => Val::Int(0),
     }
 }
 
@@ -309,7 +319,8 @@ fn write(dt: DataType, v: Val, out: &mut [u8]) {
                 put!(i, &mut out[8..]);
             }
         }
-        Bytes(_) | Unicode(_) => {}
+        Bytes(_) | Unicode(_) | DateTime64(_) | TimeDelta64(_) | RawBytes(_) | RawBits(_)
+        | Structured(_) => {}
     }
 }
 

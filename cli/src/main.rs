@@ -11,8 +11,22 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "zarrcore", version, about, long_about = None, propagate_version = true)]
 struct Cli {
+    /// When an array is open in the other mode (reads and writes never mix,
+    /// across processes too), wait up to this many seconds for it to close
+    /// instead of failing at once.
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_wait)]
+    wait: Option<std::time::Duration>,
     #[command(subcommand)]
     command: Command,
+}
+
+fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0 && *v < 1e9)
+        .map(std::time::Duration::from_secs_f64)
+        .ok_or_else(|| format!("{s:?} is not a number of seconds"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -37,6 +51,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    commands::set_wait(cli.wait);
     let result = match cli.command {
         Command::Info(a) => commands::info::run(a),
         Command::Tree(a) => commands::tree::run(a),

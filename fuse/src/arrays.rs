@@ -21,7 +21,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use fuser::{Errno, FileHandle};
 use parking_lot::{Condvar, Mutex, MutexGuard};
-use zarrcore::{hierarchy, Array, ArrayMetadata, Mode, StoreRef};
+use zarrcore::array::{storage_summary_of, StorageSummary};
+use zarrcore::{hierarchy, Array, ArrayMetadata, Mode, NodeMetadata, OpenOptions, StoreRef};
 
 use crate::errno::{fail, refuse, FsResult};
 
@@ -189,7 +190,10 @@ impl ArrayEntry {
         if let Some(old) = g.array.take() {
             close_engine(old)?;
         }
-        let a = Array::open(store, &self.path, want)?;
+        // Another process (a program, another mount) may be closing the
+        // array in the other mode: give its release the same moment as ours.
+        let opts = OpenOptions::new().wait(SETTLE_WAIT);
+        let a = Array::open_with(store, &self.path, want, &opts)?;
         self.note_metadata(&a.metadata());
         g.array = Some(Arc::new(a));
         Ok(())
@@ -276,21 +280,21 @@ impl ArrayEntry {
         }
     }
 
-    /// Runs `f` on the open handle, or on a transient read handle.
-    pub fn with_array<R>(
-        &self,
-        store: &StoreRef,
-        f: impl FnOnce(&Array) -> R,
-    ) -> zarrcore::Result<R> {
+    /// What is stored for the array: through the open handle, or from the
+    /// stored metadata without opening one (a `stat` must not join the
+    /// array's readers, which would refuse a writer in another process).
+    fn storage_summary(&self, store: &StoreRef) -> zarrcore::Result<StorageSummary> {
         let g = self.gate.lock();
         if let Some(a) = &g.array {
-            return Ok(f(a));
+            return a.storage_summary();
         }
-        let a = Array::open(store, &self.path, Mode::Read)?;
-        let r = f(&a);
-        a.close()?;
-        drop(g);
-        Ok(r)
+        match hierarchy::read_node(store, &self.path)? {
+            Some(NodeMetadata::Array(m)) => storage_summary_of(store, &self.path, &m),
+            _ => Err(zarrcore::Error::invalid(format!(
+                "{:?} is not an array",
+                self.path
+            ))),
+        }
     }
 
     /// Deletes the array from the store; refused while it is open.
@@ -346,11 +350,7 @@ impl ArrayEntry {
                 return Some(s.bytes);
             }
         }
-        let bytes = self
-            .with_array(store, |a| a.storage_summary())
-            .and_then(|r| r)
-            .ok()?
-            .stored_bytes;
+        let bytes = self.storage_summary(store).ok()?.stored_bytes;
         *self.stored.lock() = Some(StoredBytes {
             gen,
             at: Instant::now(),

@@ -199,6 +199,37 @@ def test_refusals_leave_store_unchanged(tmp_path):
     assert same_values(zarr_read(store, "a"), a)
 
 
+def test_two_mounts_never_mix_reads_and_writes(tmp_path):
+    """Two mounts of one store, one read-write: a file open for writing in
+    one makes opening the array for reading in the other fail with EBUSY,
+    and the reverse; once closed, the other mount opens it; a program using
+    the library directly is held to the same rule."""
+    store, a = make_store(tmp_path)
+    before = store_digest(store)
+    with mounted(store, tmp_path / "rw", "--rw") as w, mounted(store, tmp_path / "ro") as r:
+        p = hold_open(w / "a.raw", "r+b")
+        try:
+            expect_errno(errno.EBUSY, open, r / "a.npy", "rb")
+            # The library (through the CLI) is refused too, naming the holder.
+            out = subprocess.run([zarrcore_bin(), "export", str(store), "a", str(tmp_path / "x.npy")],
+                                 capture_output=True, text=True, timeout=60)
+            assert out.returncode != 0 and "busy" in out.stderr and "writing" in out.stderr, out
+        finally:
+            release(p)
+        assert same_values(np.load(r / "a.npy"), a)
+        p = hold_open(r / "a.npy", "rb")
+        try:
+            expect_errno(errno.EBUSY, open, w / "a.raw", "r+b")
+            expect_errno(errno.EBUSY, np.save, w / "a.npy", a * 2)
+        finally:
+            release(p)
+        with open(w / "a.raw", "r+b") as f:
+            f.write(np.array([-5.0], dtype="<f8").tobytes())
+    assert store_digest(store) != before
+    got = zarr_read(store, "a")
+    assert got[0, 0] == -5.0 and same_values(got.ravel()[1:], a.ravel()[1:])
+
+
 def test_groups_deletion_and_attributes(tmp_path):
     store, a = make_store(tmp_path)
     with mounted(store, tmp_path / "m", "--rw") as m:

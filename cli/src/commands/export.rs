@@ -25,7 +25,7 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: Args) -> Result<ExitCode> {
     let store = super::open_read(&args.store)?;
-    let a = Array::open(&store, &args.path, Mode::Read)?;
+    let a = Array::open_with(&store, &args.path, Mode::Read, &super::open_options())?;
     let m = a.metadata();
     let region = match &args.region {
         Some(r) => Region::parse(r, &m.shape).map_err(anyhow::Error::msg)?,

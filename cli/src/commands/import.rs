@@ -189,7 +189,7 @@ fn import_region(args: &Args, spec: &str, h: &NpyHeader, data: &[u8]) -> Result<
     // secret); open_store's own message does the same.
     let shown = args.store.split('?').next().unwrap_or_default();
     let store = open_store(&args.store, opts).with_context(|| format!("store {shown}"))?;
-    let a = Array::open(&store, &args.path, Mode::Write)?;
+    let a = Array::open_with(&store, &args.path, Mode::Write, &super::open_options())?;
     let m = a.metadata();
     let region = Region::parse(spec, &m.shape)
         .map_err(anyhow::Error::msg)

@@ -22,7 +22,7 @@ pub struct Args {
 }
 
 fn array_info(store: &zarrcore::StoreRef, path: &str) -> Result<Value> {
-    let a = Array::open(store, path, Mode::Read)?;
+    let a = Array::open_with(store, path, Mode::Read, &super::open_options())?;
     let m = a.metadata();
     let s = a.storage_summary().context("listing stored chunks")?;
     Ok(json!({

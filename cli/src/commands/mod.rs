@@ -13,12 +13,35 @@ use zarrcore::{open_store, StoreOptions, StoreRef};
 
 /// Opens a store read-only, naming it on failure.
 pub fn open_read(location: &str) -> Result<StoreRef> {
-    open_store(location, StoreOptions::read_only()).with_context(|| format!("store {location}"))
+    open_store(location, StoreOptions::read_only())
+        .with_context(|| format!("store {}", shown(location)))
+}
+
+/// A store location as shown in messages: without its URL query, which may
+/// hold credentials.
+pub fn shown(location: &str) -> &str {
+    location.split('?').next().unwrap_or_default()
+}
+
+static WAIT: std::sync::OnceLock<Option<std::time::Duration>> = std::sync::OnceLock::new();
+
+/// Sets how long array opens wait for the other mode to close (`--wait`).
+pub fn set_wait(wait: Option<std::time::Duration>) {
+    let _ = WAIT.set(wait);
+}
+
+/// Options for opening arrays (`--wait`).
+pub fn open_options() -> zarrcore::OpenOptions {
+    match WAIT.get().copied().flatten() {
+        Some(d) => zarrcore::OpenOptions::new().wait(d),
+        None => zarrcore::OpenOptions::new(),
+    }
 }
 
 /// Opens (creating if needed) a store for writing.
 pub fn open_write(location: &str) -> Result<StoreRef> {
-    open_store(location, StoreOptions::create()).with_context(|| format!("store {location}"))
+    open_store(location, StoreOptions::create())
+        .with_context(|| format!("store {}", shown(location)))
 }
 
 /// Rows of an array's first axis processed per step of a streaming copy so

@@ -2,7 +2,8 @@
 
 use super::Array;
 use crate::error::Result;
-use crate::store::join_key;
+use crate::metadata::ArrayMetadata;
+use crate::store::{join_key, StoreRef};
 
 /// One stored grid cell.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,12 +33,43 @@ impl Array {
     /// Every stored chunk (or shard) of the array, in key order. Keys that are
     /// not chunk keys of this array (metadata, strays) are ignored.
     pub fn stored_chunks(&self) -> Result<Vec<StoredChunk>> {
-        let meta = self.metadata();
-        let store = self.store();
-        let prefix = if self.path().is_empty() {
+        stored_chunks_of(self.store(), self.path(), &self.metadata())
+    }
+
+    /// Counts and sizes of what is stored.
+    pub fn storage_summary(&self) -> Result<StorageSummary> {
+        storage_summary_of(self.store(), self.path(), &self.metadata())
+    }
+}
+
+/// [`Array::storage_summary`] of the array at `path` with metadata `meta`,
+/// without opening a handle (so without joining the array's readers, which
+/// would make a writer in another process wait).
+pub fn storage_summary_of(
+    store: &StoreRef,
+    path: &str,
+    meta: &ArrayMetadata,
+) -> Result<StorageSummary> {
+    let chunks = stored_chunks_of(store, path, meta)?;
+    Ok(StorageSummary {
+        total_cells: crate::nd::checked_num_elements(&meta.grid_shape()).unwrap_or(0),
+        stored_cells: chunks.len() as u64,
+        stored_bytes: chunks.iter().map(|c| c.size).sum(),
+        uncompressed_bytes: crate::nd::checked_num_elements(&meta.shape).unwrap_or(0)
+            * meta.data_type.size() as u64,
+    })
+}
+
+fn stored_chunks_of(
+    store: &StoreRef,
+    path: &str,
+    meta: &ArrayMetadata,
+) -> Result<Vec<StoredChunk>> {
+    {
+        let prefix = if path.is_empty() {
             String::new()
         } else {
-            format!("{}/", self.path())
+            format!("{path}/")
         };
         let grid = meta.grid_shape();
         let mut out = Vec::new();
@@ -50,24 +82,12 @@ impl Array {
                 continue;
             }
             // Skip keys of nested nodes that happen to look like chunk keys.
-            if join_key(self.path(), rel) != key {
+            if join_key(path, rel) != key {
                 continue;
             }
             let size = store.size(&key)?.unwrap_or(0);
             out.push(StoredChunk { cell, key, size });
         }
         Ok(out)
-    }
-
-    /// Counts and sizes of what is stored.
-    pub fn storage_summary(&self) -> Result<StorageSummary> {
-        let meta = self.metadata();
-        let chunks = self.stored_chunks()?;
-        Ok(StorageSummary {
-            total_cells: crate::nd::checked_num_elements(&meta.grid_shape()).unwrap_or(0),
-            stored_cells: chunks.len() as u64,
-            stored_bytes: chunks.iter().map(|c| c.size).sum(),
-            uncompressed_bytes: self.num_bytes(),
-        })
     }
 }

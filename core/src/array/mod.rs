@@ -26,7 +26,7 @@ mod write;
 use std::sync::Arc;
 
 pub use self::builder::{default_chunks, ArrayBuilder};
-pub use self::info::{StorageSummary, StoredChunk};
+pub use self::info::{storage_summary_of, StorageSummary, StoredChunk};
 pub use self::linear::{linear_regions, linear_regions_in};
 pub use self::region::Region;
 use crate::dtype::{DataType, Endian};

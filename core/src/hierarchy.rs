@@ -508,6 +508,91 @@ pub fn set_attributes(store: &StoreRef, path: &str, attrs: Attributes) -> Result
     }
 }
 
+/// Changes the attributes of any node with `f`, as one read-modify-write
+/// that another process's concurrent update cannot undo: the stored
+/// document is replaced only if it is still the one `f` saw, and otherwise
+/// re-read and `f` applied again (so `f` may run more than once). Other
+/// fields of the document are kept as stored. Returns the new attributes.
+pub fn update_attributes(
+    store: &StoreRef,
+    path: &str,
+    mut f: impl FnMut(&mut Attributes),
+) -> Result<Attributes> {
+    let path = normalize_path(path)?;
+    let v3 = match read_node(store, &path)? {
+        Some(NodeMetadata::Array(a)) => a.zarr_format == ZarrFormat::V3,
+        Some(NodeMetadata::Group(g)) => g.zarr_format == ZarrFormat::V3,
+        None => {
+            return Err(MetadataError::NotFound {
+                path,
+                looked_for: "zarr.json, .zgroup, .zarray".into(),
+            }
+            .into())
+        }
+    };
+    let key = join_key(&path, if v3 { "zarr.json" } else { ".zattrs" });
+    let conditional = matches!(store.concurrency(), Concurrency::Atomic);
+    for attempt in 0u32.. {
+        let (stored, gen) = store.get_versioned(&key)?;
+        let mut doc = match &stored {
+            Some(b) => parse_json(b, &key)?,
+            None if v3 => {
+                return Err(MetadataError::NotFound {
+                    path,
+                    looked_for: "zarr.json".into(),
+                }
+                .into())
+            }
+            None => Value::Object(Attributes::new()),
+        };
+        let invalid = |reason: &str| MetadataError::Invalid {
+            key: key.clone(),
+            reason: reason.into(),
+        };
+        let attrs_slot = if v3 {
+            let obj = doc
+                .as_object_mut()
+                .ok_or_else(|| invalid("not a JSON object"))?;
+            obj.entry("attributes")
+                .or_insert_with(|| Value::Object(Attributes::new()))
+        } else {
+            &mut doc
+        };
+        let attrs = attrs_slot
+            .as_object_mut()
+            .ok_or_else(|| invalid("attributes are not a JSON object"))?;
+        f(attrs);
+        let result = attrs.clone();
+        let value = if !v3 && result.is_empty() {
+            None
+        } else {
+            Some(to_pretty_json(&doc))
+        };
+        let done = if conditional {
+            store.set_if(&key, value.as_deref(), &gen)?
+        } else {
+            match &value {
+                Some(v) => store.set(&key, v)?,
+                None => store.delete(&key)?,
+            }
+            true
+        };
+        if done {
+            refresh_consolidated(store)?;
+            return Ok(result);
+        }
+        if attempt >= 100 {
+            return Err(Error::Store(crate::error::StoreError::Backend {
+                key,
+                message: "other processes kept changing the attributes; gave up after 100 attempts"
+                    .into(),
+            }));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1 + attempt as u64 % 8));
+    }
+    unreachable!("the loop returns")
+}
+
 /// Reads the consolidated metadata of the hierarchy rooted at `path`
 /// (v2 `.zmetadata`, or zarr-python's inline v3 form), `None` if absent.
 /// Paths in the result are relative to `path`.

@@ -83,6 +83,30 @@ fn maybe_worker() -> bool {
                 Err(e) => panic!("{e}"),
             }
         }
+        "attrs" => {
+            let s = store(f[1]);
+            let a = Array::open_with(
+                &s,
+                f[2],
+                Mode::Write,
+                &OpenOptions::new().wait(Duration::from_secs(60)),
+            )
+            .unwrap();
+            for i in 0..25 {
+                a.update_attributes(|m| {
+                    m.insert(format!("p{}_{i}", f[3]), serde_json::json!(i));
+                })
+                .unwrap();
+            }
+            a.close().unwrap();
+        }
+        "hold-zip" => {
+            let s = zarrcore::open_store(f[1], StoreOptions::create()).unwrap();
+            s.set("k", b"v").unwrap();
+            println!("ready");
+            std::thread::sleep(Duration::from_secs(f[2].parse().unwrap()));
+            drop(s);
+        }
         other => panic!("unknown worker {other}"),
     }
     true
@@ -203,4 +227,75 @@ fn readers_and_writers_of_processes_exclude_each_other() {
         holder.wait().unwrap();
         drop(Array::open(&s, "a", other).unwrap());
     }
+}
+
+#[test]
+fn a_zip_store_has_one_writer_process() {
+    if maybe_worker() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("s.zip").to_str().unwrap().to_string();
+    let mut holder = spawn(
+        format!("hold-zip|{zip}|30"),
+        "a_zip_store_has_one_writer_process",
+    );
+    let mut out = std::io::BufReader::new(holder.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "holder ended early");
+        if line.trim_end().ends_with("ready") {
+            break;
+        }
+    }
+    match zarrcore::open_store(&zip, StoreOptions::create()) {
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(msg.contains("s.zip") && msg.contains("writing"), "{msg}");
+            assert!(msg.contains(&holder.id().to_string()), "{msg}");
+        }
+        Ok(_) => panic!("a second process opened the zip store for writing"),
+    }
+    // Another zip in the same directory is independent.
+    let other = dir.path().join("t.zip");
+    drop(zarrcore::open_store(other.to_str().unwrap(), StoreOptions::create()).unwrap());
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    drop(zarrcore::open_store(&zip, StoreOptions::create()).unwrap());
+}
+
+#[test]
+fn attribute_updates_of_processes_lose_nothing() {
+    if maybe_worker() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("s.zarr").to_str().unwrap().to_string();
+    let s = store(&root);
+    zarrcore::Group::create(&s, "", ZarrFormat::V3, Default::default()).unwrap();
+    ArrayBuilder::new(vec![4], DataType::UInt8)
+        .create(&s, "a")
+        .unwrap()
+        .close()
+        .unwrap();
+    zarrcore::hierarchy::consolidate(&s, "").unwrap();
+    let children: Vec<_> = (0..4)
+        .map(|p| {
+            spawn(
+                format!("attrs|{root}|a|{p}"),
+                "attribute_updates_of_processes_lose_nothing",
+            )
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "an updater failed: {out:?}");
+    }
+    let a = Array::open(&s, "a", Mode::Read).unwrap();
+    assert_eq!(a.attributes().len(), 100, "{:?}", a.attributes());
+    // The consolidated metadata, rebuilt by every update, saw the last.
+    let doc: serde_json::Value =
+        serde_json::from_slice(&s.get("zarr.json").unwrap().unwrap()).unwrap();
+    let attrs = &doc["consolidated_metadata"]["metadata"]["a"]["attributes"];
+    assert_eq!(attrs.as_object().map(|m| m.len()), Some(100), "{attrs}");
 }

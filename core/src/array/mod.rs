@@ -248,14 +248,29 @@ impl Array {
         self.metadata().attributes.clone()
     }
 
-    /// Replaces the attributes (rewrites the metadata document).
+    /// Replaces the attributes (rewrites the metadata document). Needs a
+    /// write handle.
     pub fn set_attributes(&self, attrs: Attributes) -> Result<()> {
+        self.check_write()?;
         let mut meta = (*self.metadata()).clone();
         meta.attributes = attrs;
         hierarchy::write_array_metadata(&self.shared.store, &self.shared.path, &meta)?;
         *self.shared.meta.write() = Arc::new(meta);
         hierarchy::refresh_consolidated(&self.shared.store)?;
         Ok(())
+    }
+
+    /// Changes the attributes with `f` as one read-modify-write that a
+    /// concurrent update from another process cannot undo (see
+    /// [`hierarchy::update_attributes`]; `f` may run more than once). Needs
+    /// a write handle. Returns the new attributes.
+    pub fn update_attributes(&self, f: impl FnMut(&mut Attributes)) -> Result<Attributes> {
+        self.check_write()?;
+        let attrs = hierarchy::update_attributes(&self.shared.store, &self.shared.path, f)?;
+        let mut meta = (*self.metadata()).clone();
+        meta.attributes = attrs.clone();
+        *self.shared.meta.write() = Arc::new(meta);
+        Ok(attrs)
     }
 
     /// Number of open (read, write) handles of this array in the process.

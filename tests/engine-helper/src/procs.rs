@@ -185,10 +185,11 @@ pub fn run_strips(a: &StripArgs) -> Result<u64> {
     }
     arr.close().context("close")?;
     println!(
-        "strips: process {}/{} wrote {writes} strips ({} owned) with {flushes} flushes",
+        "strips: process {}/{} wrote {writes} strips ({} owned) with {flushes} flushes, {} merge retries",
         a.proc,
         a.nprocs,
-        strips.len()
+        strips.len(),
+        zarrcore::engine::stats::merge_retries()
     );
     Ok(writes)
 }

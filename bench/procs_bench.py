@@ -141,7 +141,7 @@ def main():
 
                 def s3_location():
                     n[0] += 1
-                    bucket = f"b{n[0]}"
+                    bucket = f"bench-{n[0]}"
                     srv.create_bucket(bucket)
                     url = f"s3://{bucket}/x.zarr"
                     create(url, storage_options=srv.storage_options())

@@ -215,6 +215,15 @@ fn readers_and_writers_of_processes_exclude_each_other() {
             }
             r => panic!("expected Busy while another process holds it for {held}: {r:?}"),
         }
+        if held == "read" {
+            // Replacing the array under another process's readers is
+            // refused too, and destroys nothing.
+            let r = ArrayBuilder::new(vec![8], DataType::UInt8)
+                .overwrite(true)
+                .create(&s, "a");
+            assert!(matches!(r, Err(Error::Busy { .. })), "{r:?}");
+            assert!(s.get("a/zarr.json").unwrap().is_some());
+        }
         // A second process of the same mode is welcome.
         let same = if held == "read" {
             Mode::Read

@@ -174,6 +174,11 @@ impl Array {
                     path,
                 });
             }
+            // Readers in other processes keep the old array open: refuse
+            // to replace it under them (held until the old one is gone).
+            let _writers = store
+                .lock_node(&path, crate::store::NodeAccess::Write, None)
+                .map_err(|e| crate::engine::busy_error(&path, e))?;
             hierarchy::delete_node(store, &path)?;
         }
         hierarchy::ensure_parent_groups(store, &path, meta.zarr_format)?;

@@ -304,7 +304,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 /// The error of a refused cross-process lock.
-fn busy_error(path: &str, e: StoreError) -> Error {
+pub(crate) fn busy_error(path: &str, e: StoreError) -> Error {
     match e {
         StoreError::Locked {
             held_by, who, pid, ..

@@ -78,6 +78,15 @@ pub enum DataType {
     Bytes(usize),
     /// Fixed-length UTF-32 string of this many code points (v2 `U<n>`).
     Unicode(usize),
+    // Variable-length types (issue 13). Their elements have no fixed size
+    // (`size()` is 0): the fixed-size region paths refuse them, and they are
+    // read and written through `array::strings` in Arrow's layout.
+    /// Variable-length UTF-8 string: v3 `string` (codec `vlen-utf8`), v2 `|O`
+    /// with the `vlen-utf8` object codec.
+    VlenString,
+    /// Variable-length bytes: v3 `variable_length_bytes` (or `bytes`, codec
+    /// `vlen-bytes`), v2 `|O` with the `vlen-bytes` object codec.
+    VlenBytes,
 }
 
 /// The broad family of a data type, for fill values and formatting.
@@ -97,6 +106,10 @@ pub enum Kind {
     Bytes,
     /// Fixed-length UTF-32 text.
     Unicode,
+    /// Variable-length UTF-8 text.
+    VlenString,
+    /// Variable-length bytes.
+    VlenBytes,
 }
 
 impl DataType {
@@ -118,7 +131,8 @@ impl DataType {
         DataType::Complex128,
     ];
 
-    /// Size of one element in bytes.
+    /// Size of one element in bytes (0 for the variable-length types, whose
+    /// elements have no fixed size).
     pub const fn size(self) -> usize {
         match self {
             DataType::Bool | DataType::Int8 | DataType::UInt8 => 1,
@@ -128,7 +142,14 @@ impl DataType {
             DataType::Complex128 => 16,
             DataType::Bytes(n) => n,
             DataType::Unicode(n) => n * 4,
+            DataType::VlenString | DataType::VlenBytes => 0,
         }
+    }
+
+    /// Whether elements have a variable length (`string`, `bytes`): such
+    /// arrays are read and written with [`crate::array::strings`].
+    pub const fn is_variable_length(self) -> bool {
+        matches!(self, DataType::VlenString | DataType::VlenBytes)
     }
 
     /// Width of the unit whose bytes a byte-order change reverses
@@ -137,7 +158,7 @@ impl DataType {
         match self {
             DataType::Complex64 => 4,
             DataType::Complex128 => 8,
-            DataType::Bytes(_) => 1,
+            DataType::Bytes(_) | DataType::VlenString | DataType::VlenBytes => 1,
             DataType::Unicode(n) => {
                 if n == 0 {
                     1
@@ -164,6 +185,8 @@ impl DataType {
             DataType::Complex64 | DataType::Complex128 => Kind::Complex,
             DataType::Bytes(_) => Kind::Bytes,
             DataType::Unicode(_) => Kind::Unicode,
+            DataType::VlenString => Kind::VlenString,
+            DataType::VlenBytes => Kind::VlenBytes,
         }
     }
 
@@ -184,12 +207,20 @@ impl DataType {
             DataType::Float64 => "float64",
             DataType::Complex64 => "complex64",
             DataType::Complex128 => "complex128",
+            DataType::VlenString => "string",
+            DataType::VlenBytes => "variable_length_bytes",
             DataType::Bytes(_) | DataType::Unicode(_) => return None,
         })
     }
 
     /// Parses a Zarr v3 core data type name.
     pub fn from_v3_name(name: &str) -> Option<DataType> {
+        match name {
+            "string" => return Some(DataType::VlenString),
+            // zarr-python 3.1 writes `variable_length_bytes` and reads `bytes` too.
+            "variable_length_bytes" | "bytes" => return Some(DataType::VlenBytes),
+            _ => {}
+        }
         DataType::NUMERIC
             .into_iter()
             .find(|d| d.v3_name() == Some(name))
@@ -211,6 +242,7 @@ impl DataType {
             DataType::Complex64 | DataType::Complex128 => format!("c{}", self.size()),
             DataType::Bytes(n) => format!("S{n}"),
             DataType::Unicode(n) => format!("U{n}"),
+            DataType::VlenString | DataType::VlenBytes => "O".into(),
         }
     }
 
@@ -282,6 +314,9 @@ impl DataType {
 
 impl fmt::Display for DataType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if *self == DataType::VlenBytes {
+            return f.write_str("bytes");
+        }
         match self.v3_name() {
             Some(n) => f.write_str(n),
             None => f.write_str(&self.numpy_code()),

@@ -61,7 +61,10 @@ impl FillValue {
 
     /// A fill value from the element's native-endian bytes.
     pub fn from_native_bytes(dtype: DataType, bytes: &[u8]) -> Result<FillValue, String> {
-        if bytes.len() != dtype.size() {
+        if dtype == DataType::VlenString && std::str::from_utf8(bytes).is_err() {
+            return Err("fill value is not valid UTF-8".into());
+        }
+        if !dtype.is_variable_length() && bytes.len() != dtype.size() {
             return Err(format!(
                 "fill value has {} bytes, {dtype} needs {}",
                 bytes.len(),
@@ -160,6 +163,7 @@ impl FillValue {
                 le.resize(n * 4, 0);
                 native_from_le(le, 4)
             }
+            Kind::VlenString | Kind::VlenBytes => vlen_fill_bytes(v, dtype)?,
         };
         Ok(FillValue { bytes, null: false })
     }
@@ -222,6 +226,10 @@ impl FillValue {
                     .collect();
                 Value::String(s)
             }
+            Kind::VlenString => Value::String(String::from_utf8_lossy(&self.bytes).into_owned()),
+            Kind::VlenBytes => {
+                Value::String(base64::engine::general_purpose::STANDARD.encode(&self.bytes))
+            }
         }
     }
 
@@ -245,6 +253,24 @@ impl FillValue {
             ZarrFormat::V3
         };
         FillValue::from_json(&v, dtype, fmt).map_err(|e| format!("fill value {s:?}: {e}"))
+    }
+}
+
+/// The fill value of a variable-length type as zarr-python reads it: text
+/// for `string` (numbers and booleans become their Python `str`, as
+/// zarr-python 2 wrote them), base64 for `bytes`.
+fn vlen_fill_bytes(v: &Value, dtype: DataType) -> Result<Vec<u8>, String> {
+    match (dtype, v) {
+        (DataType::VlenString, Value::String(s)) => Ok(s.as_bytes().to_vec()),
+        (DataType::VlenString, Value::Number(n)) => Ok(n.to_string().into_bytes()),
+        (DataType::VlenString, Value::Bool(b)) => {
+            Ok(if *b { "True" } else { "False" }.as_bytes().to_vec())
+        }
+        (DataType::VlenBytes, Value::String(s)) => base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .map_err(|e| format!("fill_value {s:?} is not base64: {e}")),
+        (DataType::VlenBytes, Value::Number(n)) if n.as_u64() == Some(0) => Ok(vec![]),
+        _ => Err(format!("fill_value {v} is not a {dtype} scalar")),
     }
 }
 

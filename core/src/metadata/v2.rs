@@ -68,13 +68,23 @@ pub fn parse_v2_array(
         }
         None => return Err(invalid("dtype is required".into())),
     };
-    let (data_type, endian) =
-        DataType::from_numpy_str(dtype_str).map_err(|reason| MetadataError::Unsupported {
-            key: key.to_string(),
-            what: "data type",
-            name: dtype_str.to_string(),
-            detail: format!(": {reason}"),
-        })?;
+    let object = crate::codec::vlen::v2_object_codec(
+        dtype_str,
+        doc.get("filters"),
+        doc.get("compressor"),
+        key,
+    )?;
+    let (data_type, endian) = match object {
+        Some(o) => (o.codec.data_type(), None),
+        None => DataType::from_numpy_str(dtype_str).map_err(|reason| {
+            MetadataError::Unsupported {
+                key: key.to_string(),
+                what: "data type",
+                name: dtype_str.to_string(),
+                detail: format!(": {reason}"),
+            }
+        })?,
+    };
     if dtype_str.starts_with('|') && data_type.has_byte_order() {
         return Err(invalid(format!(
             "dtype {dtype_str:?} needs a byte order (< or >)"
@@ -86,6 +96,8 @@ pub fn parse_v2_array(
         Some(o) => return Err(invalid(format!("order {o:?} (expected \"C\" or \"F\")"))),
     };
     match doc.get("filters") {
+        // The object codec of a `|O` array was taken from the filters above.
+        _ if object.is_some() => {}
         None | Some(Value::Null) => {}
         Some(Value::Array(a)) if a.is_empty() => {}
         Some(Value::Array(a)) => {
@@ -123,14 +135,20 @@ pub fn parse_v2_array(
         ZarrFormat::V2,
     )
     .map_err(invalid)?;
-    let codecs = chain_from_v2(
+    let mut codecs = chain_from_v2(
         data_type,
         endian,
         order == Order::F,
         shape.len(),
-        doc.get("compressor"),
+        doc.get("compressor")
+            .filter(|_| !object.is_some_and(|o| o.in_compressor)),
         key,
     )?;
+    if let Some(o) = object {
+        // Items are stored in `order`; the string reader applies it itself.
+        codecs.array_to_array.clear();
+        codecs.array_to_bytes = ArrayToBytes::Vlen(o.codec);
+    }
     let meta = ArrayMetadata {
         zarr_format: ZarrFormat::V2,
         shape,
@@ -173,7 +191,11 @@ pub fn v2_array_json(m: &ArrayMetadata) -> Value {
     };
     let endian = match &m.codecs.array_to_bytes {
         ArrayToBytes::Bytes(b) => b.endian.unwrap_or(m.endian),
-        ArrayToBytes::Sharding(_) => m.endian,
+        ArrayToBytes::Sharding(_) | ArrayToBytes::Vlen(_) => m.endian,
+    };
+    let filters = match &m.codecs.array_to_bytes {
+        ArrayToBytes::Vlen(v) => json!([v.to_v2()]),
+        _ => Value::Null,
     };
     json!({
         "shape": m.shape,
@@ -181,7 +203,7 @@ pub fn v2_array_json(m: &ArrayMetadata) -> Value {
         "dtype": m.data_type.numpy_str(endian),
         "fill_value": m.fill_value.to_json(m.data_type, ZarrFormat::V2),
         "order": order,
-        "filters": null,
+        "filters": filters,
         "dimension_separator": sep.to_string(),
         "compressor": compressor,
         "zarr_format": 2,

@@ -63,7 +63,7 @@ fn kind_rank(k: Kind) -> Option<u8> {
         Kind::Int => 2,
         Kind::Float => 3,
         Kind::Complex => 4,
-        Kind::Bytes | Kind::Unicode => return None,
+        Kind::Bytes | Kind::Unicode | Kind::VlenString | Kind::VlenBytes => return None,
     })
 }
 
@@ -138,6 +138,8 @@ fn kind_name(k: Kind) -> &'static str {
         Kind::Complex => "complex",
         Kind::Bytes => "bytes",
         Kind::Unicode => "unicode",
+        Kind::VlenString => "string",
+        Kind::VlenBytes => "bytes",
     }
 }
 
@@ -197,7 +199,7 @@ fn read(dt: DataType, b: &[u8]) -> Val {
         Float64 => Val::Float(native!(f64, b)),
         Complex64 => Val::Complex(native!(f32, &b[..4]) as f64, native!(f32, &b[4..]) as f64),
         Complex128 => Val::Complex(native!(f64, &b[..8]), native!(f64, &b[8..])),
-        Bytes(_) | Unicode(_) => Val::Int(0),
+        Bytes(_) | Unicode(_) | VlenString | VlenBytes => Val::Int(0),
     }
 }
 
@@ -309,7 +311,7 @@ fn write(dt: DataType, v: Val, out: &mut [u8]) {
                 put!(i, &mut out[8..]);
             }
         }
-        Bytes(_) | Unicode(_) => {}
+        Bytes(_) | Unicode(_) | VlenString | VlenBytes => {}
     }
 }
 

@@ -161,6 +161,9 @@ pub fn parse_header(buf: &[u8]) -> Result<NpyHeader, NpyError> {
         ))
     })?;
     let (dtype, endian) = DataType::from_numpy_str(&descr).map_err(invalid)?;
+    if dtype.is_variable_length() {
+        return Err(invalid(format!("descr {descr:?} is not a NumPy type")));
+    }
     if matches!(descr.as_bytes().first(), Some(b'|')) && dtype.has_byte_order() {
         return Err(invalid(format!("descr {descr:?} lacks a byte order")));
     }

@@ -35,6 +35,10 @@ pub struct Args {
     /// Fill value (default 0): a number, nan, inf, -inf, true/false.
     #[arg(long, allow_hyphen_values = true)]
     pub fill: Option<String>,
+    /// How to store a NumPy U/S array: `fixed` width (zarr-python 3.1's
+    /// choice for NumPy U/S, both formats) or `vlen` (`string` / `bytes`).
+    #[arg(long, value_enum, default_value_t = super::strings::StringMode::Fixed)]
+    pub string: super::strings::StringMode,
     /// Replace an existing array or group at ARRAY_PATH.
     #[arg(long)]
     pub overwrite: bool,
@@ -64,7 +68,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ZarrFormat::V3
     };
     let codec: CodecSpec = args.codec.parse().map_err(anyhow::Error::msg)?;
-    let mut b = ArrayBuilder::new(h.shape.clone(), h.dtype)
+    let vlen = args.string == super::strings::StringMode::Vlen;
+    let dtype = if vlen {
+        super::strings::vlen_type(h.dtype)?
+    } else {
+        h.dtype
+    };
+    let mut b = ArrayBuilder::new(h.shape.clone(), dtype)
         .zarr_format(format)
         .codec(codec)
         .overwrite(args.overwrite)
@@ -88,11 +98,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
     }
     if let Some(v) = &args.fill {
-        b = b.fill_value(FillValue::parse_user(v, h.dtype).map_err(anyhow::Error::msg)?);
+        b = b.fill_value(FillValue::parse_user(v, dtype).map_err(anyhow::Error::msg)?);
     }
     // Refuse a bad array path before the store is created.
     zarrcore::store::normalize_path(&args.path)?;
     let store = super::open_write(&args.store)?;
+    if vlen {
+        super::strings::import(b, &store, &args.path, &h, data)?;
+        store.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let a = b.create(&store, &args.path)?;
     let m = a.metadata();
     let item = h.dtype.size();

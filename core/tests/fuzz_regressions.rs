@@ -23,6 +23,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("decode_zlib", targets::decode_zlib),
     ("decode_lz4", targets::decode_lz4),
     ("decode_crc32c", targets::decode_crc32c),
+    ("decode_vlen", targets::decode_vlen),
     ("sharding", targets::sharding),
     ("chunk", targets::chunk),
     ("npy_header", targets::npy_header),

@@ -153,9 +153,13 @@ fn partial_writes_merge_and_fill_chunks_are_deleted() {
             want
         );
         // Writing the fill value over a whole chunk deletes it.
-        let key = if format == ZarrFormat::V2 { "p/0.0" } else { "p/c/0/0" };
+        let key = if format == ZarrFormat::V2 {
+            "p/0.0"
+        } else {
+            "p/c/0/0"
+        };
         assert!(s.get(key).unwrap().is_some());
-        a.write_strings(&Region::new(vec![0, 0], vec![2, 3]), &vec!["fill"; 6])
+        a.write_strings(&Region::new(vec![0, 0], vec![2, 3]), &["fill"; 6])
             .unwrap();
         assert!(s.get(key).unwrap().is_none(), "{format:?}");
         a.close().unwrap();
@@ -195,7 +199,8 @@ fn v2_fortran_order_stores_items_in_f_order() {
     assert_eq!(&raw[..], &want[..]);
     let r = Array::open(&s, "f", Mode::Read).unwrap();
     assert_eq!(
-        r.read_strings(&Region::new(vec![0, 1], vec![2, 2])).unwrap(),
+        r.read_strings(&Region::new(vec![0, 1], vec![2, 2]))
+            .unwrap(),
         ["b", "c", "e", "f"]
     );
 }
@@ -204,9 +209,21 @@ fn v2_fortran_order_stores_items_in_f_order() {
 fn metadata_of_both_formats() {
     // v2: the object codec as the only filter, or as the compressor.
     for (filters, compressor, dt) in [
-        (json!([{"id": "vlen-utf8"}]), json!({"id": "zstd", "level": 0}), DataType::VlenString),
-        (json!([{"id": "vlen-bytes"}]), json!(null), DataType::VlenBytes),
-        (json!(null), json!({"id": "vlen-utf8"}), DataType::VlenString),
+        (
+            json!([{"id": "vlen-utf8"}]),
+            json!({"id": "zstd", "level": 0}),
+            DataType::VlenString,
+        ),
+        (
+            json!([{"id": "vlen-bytes"}]),
+            json!(null),
+            DataType::VlenBytes,
+        ),
+        (
+            json!(null),
+            json!({"id": "vlen-utf8"}),
+            DataType::VlenString,
+        ),
         (json!([]), json!({"id": "vlen-bytes"}), DataType::VlenBytes),
     ] {
         let doc = json!({"zarr_format": 2, "shape": [4], "chunks": [2], "dtype": "|O",
@@ -231,8 +248,16 @@ fn metadata_of_both_formats() {
         (json!(null), json!(null), "vlen-utf8 or vlen-bytes"),
         (json!([{"id": "pickle"}]), json!(null), "pickle"),
         (json!([{"id": "json2"}]), json!(null), "json2"),
-        (json!([{"id": "vlen-utf8"}, {"id": "delta"}]), json!(null), "delta"),
-        (json!([{"id": "vlen-utf8"}]), json!({"id": "vlen-utf8"}), "vlen-utf8"),
+        (
+            json!([{"id": "vlen-utf8"}, {"id": "delta"}]),
+            json!(null),
+            "delta",
+        ),
+        (
+            json!([{"id": "vlen-utf8"}]),
+            json!({"id": "vlen-utf8"}),
+            "vlen-utf8",
+        ),
     ] {
         let doc = json!({"zarr_format": 2, "shape": [4], "chunks": [2], "dtype": "|O",
             "fill_value": null, "filters": filters, "compressor": compressor});
@@ -263,11 +288,22 @@ fn metadata_of_both_formats() {
         ("string", json!(["vlen-bytes"]), "vlen-utf8"),
         ("string", json!([{"name": "bytes"}]), "vlen-utf8"),
         ("int32", json!(["vlen-utf8"]), "needs data type string"),
-        ("string", json!([{"name": "transpose", "configuration": {"order": [0]}}, "vlen-utf8"]), "transpose"),
-        ("string", json!([{"name": "vlen-utf8", "configuration": {"x": 1}}]), "no configuration"),
-        ("string", json!([{"name": "sharding_indexed", "configuration": {"chunk_shape": [1],
+        (
+            "string",
+            json!([{"name": "transpose", "configuration": {"order": [0]}}, "vlen-utf8"]),
+            "transpose",
+        ),
+        (
+            "string",
+            json!([{"name": "vlen-utf8", "configuration": {"x": 1}}]),
+            "no configuration",
+        ),
+        (
+            "string",
+            json!([{"name": "sharding_indexed", "configuration": {"chunk_shape": [1],
             "codecs": ["vlen-utf8"], "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}}]}}]),
-            "sharding_indexed"),
+            "sharding_indexed",
+        ),
     ] {
         let fill = if dt == "int32" { json!(0) } else { json!("") };
         let e = parse_array_document(&v3(dt, codecs, fill))
@@ -280,7 +316,15 @@ fn metadata_of_both_formats() {
 #[test]
 fn fixed_size_paths_refuse_vlen_arrays() {
     let s = store();
-    let a = build(&s, "v", DataType::VlenString, ZarrFormat::V3, &[4], &[2], "none");
+    let a = build(
+        &s,
+        "v",
+        DataType::VlenString,
+        ZarrFormat::V3,
+        &[4],
+        &[2],
+        "none",
+    );
     let is_vlen_error = |e: Error| {
         assert!(
             matches!(e, Error::Region(RegionError::VariableLength { .. })),
@@ -301,7 +345,15 @@ fn fixed_size_paths_refuse_vlen_arrays() {
 #[test]
 fn bad_arguments_are_refused() {
     let s = store();
-    let a = build(&s, "b", DataType::VlenString, ZarrFormat::V3, &[3], &[2], "none");
+    let a = build(
+        &s,
+        "b",
+        DataType::VlenString,
+        ZarrFormat::V3,
+        &[3],
+        &[2],
+        "none",
+    );
     let r = Region::all(&[3]);
     // Wrong number of offsets, decreasing offsets, past the end, bad UTF-8.
     assert!(a.write_vlen(&r, &[0u64, 1, 2], b"ab").is_err());
@@ -333,7 +385,15 @@ fn bad_arguments_are_refused() {
 #[test]
 fn hostile_chunks_fail_naming_the_key() {
     let s = store();
-    let a = build(&s, "h", DataType::VlenString, ZarrFormat::V3, &[4], &[2], "none");
+    let a = build(
+        &s,
+        "h",
+        DataType::VlenString,
+        ZarrFormat::V3,
+        &[4],
+        &[2],
+        "none",
+    );
     a.close().unwrap();
     let mut wrong_count = 3u32.to_le_bytes().to_vec();
     wrong_count.extend_from_slice(&[0; 12]);
@@ -366,7 +426,15 @@ fn hostile_chunks_fail_naming_the_key() {
 #[test]
 fn narrow_offsets() {
     let s = store();
-    let a = build(&s, "o", DataType::VlenBytes, ZarrFormat::V3, &[3], &[2], "zstd:1");
+    let a = build(
+        &s,
+        "o",
+        DataType::VlenBytes,
+        ZarrFormat::V3,
+        &[3],
+        &[2],
+        "zstd:1",
+    );
     a.write_strings(&Region::all(&[3]), &[&b"ab"[..], b"", b"\x00c"])
         .unwrap();
     let d: VlenData<i32> = a.read_vlen(&Region::all(&[3])).unwrap();

@@ -222,10 +222,9 @@ impl ArrayBuilder {
                     array_to_array: vec![],
                     array_to_bytes: match crate::codec::VlenCodec::for_type(self.data_type) {
                         Some(v) => ArrayToBytes::Vlen(v),
-                        None => ArrayToBytes::Bytes(BytesCodec::for_type(
-                            self.data_type,
-                            self.endian,
-                        )),
+                        None => {
+                            ArrayToBytes::Bytes(BytesCodec::for_type(self.data_type, self.endian))
+                        }
                     },
                     bytes_to_bytes: compressor.into_iter().collect(),
                 };

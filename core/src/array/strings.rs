@@ -93,7 +93,9 @@ impl<O: VlenOffset> VlenData<O> {
     /// No items (offsets `[0]`).
     pub fn new() -> Self {
         VlenData {
-            offsets: vec![O::from_usize(0).unwrap_or_else(|| unreachable!("0 fits every offset type"))],
+            offsets: vec![
+                O::from_usize(0).unwrap_or_else(|| unreachable!("0 fits every offset type"))
+            ],
             values: Vec::new(),
         }
     }
@@ -248,9 +250,8 @@ impl Array {
         let rs = nd::c_strides(&rshape);
         let cs = storage_strides(&cshape, meta.order);
         let mut map = Vec::new();
-        map.try_reserve_exact(n).map_err(|_| {
-            Error::invalid(format!("cannot allocate the index of {n} elements"))
-        })?;
+        map.try_reserve_exact(n)
+            .map_err(|_| Error::invalid(format!("cannot allocate the index of {n} elements")))?;
         map.resize(n, (0, 0));
         for (pi, p) in parts.iter().enumerate() {
             for_each_element(p, &rs, &cs, |out, src| map[out] = (pi, src));
@@ -292,7 +293,9 @@ impl Array {
     ) -> Result<()> {
         let meta = self.metadata();
         match offsets.last() {
-            None => offsets.push(O::from_usize(values.len()).ok_or_else(|| offset_overflow::<O>(values.len()))?),
+            None => offsets.push(
+                O::from_usize(values.len()).ok_or_else(|| offset_overflow::<O>(values.len()))?,
+            ),
             Some(&o) if o.to_usize() == Some(values.len()) => {}
             Some(o) => {
                 return Err(Error::invalid(format!(
@@ -310,7 +313,10 @@ impl Array {
             }
         };
         let total: usize = g.map.iter().map(|e| item(e).len()).sum();
-        let end = values.len().checked_add(total).filter(|&e| O::from_usize(e).is_some());
+        let end = values
+            .len()
+            .checked_add(total)
+            .filter(|&e| O::from_usize(e).is_some());
         let Some(end) = end else {
             return Err(offset_overflow::<O>(values.len().saturating_add(total)));
         };

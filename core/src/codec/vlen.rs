@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 
 use super::{BytesToBytes, CodecChain, DecodedSize};
 use crate::dtype::DataType;
-use crate::store::Bytes;
 use crate::error::{CodecError, MetadataError};
+use crate::store::Bytes;
 
 /// Largest decoded (pre-compression) vlen chunk accepted: a compressor
 /// header claiming more is refused before anything is allocated.
@@ -168,7 +168,10 @@ pub(crate) fn v2_object_codec(
     };
     let filter_ids: Vec<String> = match filters {
         None | Some(Value::Null) => vec![],
-        Some(Value::Array(a)) => a.iter().map(|f| id(f).unwrap_or_else(|| "?".into())).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|f| id(f).unwrap_or_else(|| "?".into()))
+            .collect(),
         Some(other) => {
             return Err(MetadataError::Invalid {
                 key: key.to_string(),
@@ -256,9 +259,11 @@ impl VlenItems {
             .map_err(|_| err(format!("cannot allocate the index of {count} items")))?;
         let mut pos = 4usize;
         for i in 0..count {
-            let len = read_u32(b, pos)
-                .ok_or_else(|| err(format!("item {i}: length prefix at byte {pos} is truncated")))?
-                as usize;
+            let len = read_u32(b, pos).ok_or_else(|| {
+                err(format!(
+                    "item {i}: length prefix at byte {pos} is truncated"
+                ))
+            })? as usize;
             let start = pos + 4;
             let end = start
                 .checked_add(len)
@@ -379,7 +384,9 @@ mod tests {
         }
         // A count larger than the buffer can hold is refused before allocating.
         let huge = b"\xff\xff\xff\x7f\x00\x00\x00\x00";
-        assert!(VlenItems::parse(Bytes::from(huge.to_vec()), 0x7fff_ffff, VlenKind::Bytes).is_err());
+        assert!(
+            VlenItems::parse(Bytes::from(huge.to_vec()), 0x7fff_ffff, VlenKind::Bytes).is_err()
+        );
         // Wrong count.
         assert!(VlenItems::parse(Bytes::from(enc(&[b"a"])), 2, VlenKind::Bytes).is_err());
         // Invalid UTF-8 only matters for vlen-utf8.

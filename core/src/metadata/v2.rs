@@ -76,14 +76,14 @@ pub fn parse_v2_array(
     )?;
     let (data_type, endian) = match object {
         Some(o) => (o.codec.data_type(), None),
-        None => DataType::from_numpy_str(dtype_str).map_err(|reason| {
-            MetadataError::Unsupported {
+        None => {
+            DataType::from_numpy_str(dtype_str).map_err(|reason| MetadataError::Unsupported {
                 key: key.to_string(),
                 what: "data type",
                 name: dtype_str.to_string(),
                 detail: format!(": {reason}"),
-            }
-        })?,
+            })?
+        }
     };
     if dtype_str.starts_with('|') && data_type.has_byte_order() {
         return Err(invalid(format!(

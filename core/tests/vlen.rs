@@ -441,3 +441,42 @@ fn narrow_offsets() {
     assert_eq!(d.offsets, [0, 2, 2, 4]);
     assert_eq!(d.values, b"ab\x00c");
 }
+
+#[test]
+fn decoder_survives_mutated_chunks() {
+    use zarrcore::codec::vlen::{encode_items, VlenItems};
+    use zarrcore::codec::VlenKind;
+    use zarrcore::store::Bytes;
+    // Deterministic xorshift; mutations of a valid encoding (bit flips,
+    // truncations, random count/length words) must decode or fail cleanly.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let all = items(9);
+    let good = encode_items(VlenKind::Utf8, all.len(), |i| &all[i]).unwrap();
+    for _ in 0..20_000 {
+        let mut b = good.clone();
+        match next() % 4 {
+            0 => {
+                let i = (next() as usize) % b.len();
+                b[i] ^= 1 << (next() % 8);
+            }
+            1 => b.truncate((next() as usize) % b.len()),
+            2 => {
+                let i = (next() as usize) % (b.len() - 3);
+                b[i..i + 4].copy_from_slice(&(next() as u32).to_le_bytes());
+            }
+            _ => b.extend((0..next() % 16).map(|_| next() as u8)),
+        }
+        for kind in [VlenKind::Utf8, VlenKind::Bytes] {
+            if let Ok(d) = VlenItems::parse(Bytes::from(b.clone()), 9, kind) {
+                let total: usize = (0..d.len()).map(|i| d.get(i).len()).sum();
+                assert!(total <= b.len());
+            }
+        }
+    }
+}

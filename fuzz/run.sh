@@ -19,8 +19,8 @@ cd "$here"
 secs="${1:-120}"
 shift || true
 all=(metadata_v2 metadata_v3 decode_zstd decode_blosc decode_gzip decode_zlib decode_lz4
-     decode_crc32c decode_bz2 decode_lzma decode_checksum32 decode_filters sharding chunk
-     npy_header region)
+     decode_crc32c decode_bz2 decode_lzma decode_checksum32 decode_filters decode_vlen
+     sharding chunk npy_header region)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")
 fixtures="${ZARRCORE_FIXTURES:-$here/../../shared/fixtures/zarr}"

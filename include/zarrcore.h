@@ -197,6 +197,60 @@
 #define ZARRCORE_DTYPE_UNICODE 16
 
 /**
+ * Data type: NumPy `datetime64` (v2 `<M8[unit]`, v3 `numpy.datetime64`):
+ * an `int64` count of the unit (see `zarrcore_array_dtype_str`, e.g.
+ * `"<M8[ns]"`, for the unit and scale) since 1970-01-01; INT64_MIN is NaT.
+ * Item size 8.
+ */
+#define ZARRCORE_DTYPE_DATETIME64 17
+
+/**
+ * Data type: NumPy `timedelta64` (v2 `<m8[unit]`, v3 `numpy.timedelta64`):
+ * an `int64` count of the unit (see `zarrcore_array_dtype_str`); INT64_MIN
+ * is NaT. Item size 8.
+ */
+#define ZARRCORE_DTYPE_TIMEDELTA64 18
+
+/**
+ * Data type: raw bytes (NumPy `V<n>`, v2 `|V<n>`, v3 `raw_bytes`); item
+ * size n, no byte order.
+ */
+#define ZARRCORE_DTYPE_RAW_BYTES 19
+
+/**
+ * Data type: the v3 core raw-bits type `r<bits>` (NumPy `V<bits/8>`); item
+ * size bits/8, no byte order.
+ */
+#define ZARRCORE_DTYPE_RAW_BITS 20
+
+/**
+ * Data type: a structured record (v2 list of fields, v3 `structured`),
+ * exchanged as NumPy lays the record out; `zarrcore_array_dtype_str` gives
+ * `"|V<size>"`, the fields are in the array's metadata
+ * (`zarrcore_array_metadata_json`). Item size: the record size.
+ */
+#define ZARRCORE_DTYPE_STRUCTURED 21
+
+/**
+ * Data type: variable-length UTF-8 string (v3 `string` with `vlen-utf8`,
+ * v2 `|O` with the `vlen-utf8` object codec). Elements have no fixed size:
+ * `zarrcore_array_item_size` and `zarrcore_array_num_bytes` give 0, and
+ * the region and byte functions refuse such arrays with
+ * `ZARRCORE_E_UNSUPPORTED` (the C API does not read or write their
+ * elements yet; their metadata and attributes work, and the fill value is
+ * in `zarrcore_array_metadata_json`).
+ */
+#define ZARRCORE_DTYPE_STRING 22
+
+/**
+ * Data type: variable-length bytes (v3 `variable_length_bytes`/`bytes` with
+ * `vlen-bytes`, v2 `|O` with the `vlen-bytes` object codec). As for
+ * `ZARRCORE_DTYPE_STRING`: item size 0, elements not readable or writable
+ * through the C API yet (`ZARRCORE_E_UNSUPPORTED`).
+ */
+#define ZARRCORE_DTYPE_VLEN_BYTES 23
+
+/**
  * `zarrcore_copy`: a report buffer of this many bytes always holds the
  * report and its NUL. A non-NULL `report_buf` must be at least this long.
  */
@@ -607,8 +661,10 @@ zarrcore_status zarrcore_group_attributes_set(const zarrcore_group *group,
  * * `store`, `path`: borrowed; `path` `""` or `"/"` is the root.
  * * `zarr_format`: `ZARRCORE_FORMAT_V2` or `ZARRCORE_FORMAT_V3`.
  * * `dtype`: a Zarr v3 name (`"float32"`) or a NumPy type string
- *   (`"<f4"`, `">i2"`, `"|S7"`, `"<U6"`); a byte-order prefix sets the
- *   byte order on disk (default little-endian). `S`/`U` need v2.
+ *   (`"<f4"`, `">i2"`, `"|S7"`, `"<U6"`, `"<M8[ns]"`, `"|V4"`); a
+ *   byte-order prefix sets the byte order on disk (default
+ *   little-endian). `"string"` and `"bytes"` create variable-length
+ *   arrays, whose elements the C API cannot read or write yet.
  * * `shape`: `ndim` extents (NULL allowed when `ndim` is 0).
  * * `chunks`: `ndim` chunk extents (the inner chunks when sharded), or
  *   NULL for about 1 MiB chunks.
@@ -1001,7 +1057,9 @@ zarrcore_status zarrcore_array_attributes_set(const zarrcore_array *array,
  * Returns `ZARRCORE_OK`; `ZARRCORE_E_BUFFER_LENGTH`;
  * `ZARRCORE_E_OUT_OF_BOUNDS`; `ZARRCORE_E_INVALID_ARGUMENT` (bad order,
  * `ndim` not the rank); `ZARRCORE_E_CODEC` (a corrupt chunk, named in the
- * message); `ZARRCORE_E_IO`; `ZARRCORE_E_NULL_ARGUMENT`.
+ * message); `ZARRCORE_E_IO`; `ZARRCORE_E_NULL_ARGUMENT`;
+ * `ZARRCORE_E_UNSUPPORTED` (a variable-length `ZARRCORE_DTYPE_STRING` or
+ * `ZARRCORE_DTYPE_VLEN_BYTES` array).
  *
  * Threads: any number of threads may read through one handle (of either
  * mode) at once; write handles read back what was written.
@@ -1052,7 +1110,8 @@ zarrcore_status zarrcore_array_write_region(const zarrcore_array *array,
  * users need); any offset and length within `zarrcore_array_num_bytes`.
  *
  * Returns `ZARRCORE_OK`; `ZARRCORE_E_OUT_OF_BOUNDS`; `ZARRCORE_E_CODEC`;
- * `ZARRCORE_E_IO`; `ZARRCORE_E_NULL_ARGUMENT` (`buf` NULL with `len` > 0).
+ * `ZARRCORE_E_IO`; `ZARRCORE_E_NULL_ARGUMENT` (`buf` NULL with `len` > 0);
+ * `ZARRCORE_E_UNSUPPORTED` (a variable-length array).
  *
  * Threads: as `zarrcore_array_read_region`.
  *

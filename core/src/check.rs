@@ -439,6 +439,13 @@ fn with_buf<R>(n: usize, f: impl FnOnce(&mut [u8]) -> R) -> std::result::Result<
 /// Decodes `bytes` with `chain`, turning a panic into an error.
 fn decode(chain: &CodecChain, spec: &ChunkSpec, bytes: &[u8]) -> std::result::Result<(), String> {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if let ArrayToBytes::Vlen(v) = &chain.array_to_bytes {
+            // Variable-length chunks decode to items, not a fixed-size buffer.
+            let n = crate::nd::num_elements(&spec.shape);
+            return Ok(v
+                .decode(chain, crate::store::Bytes::copy_from_slice(bytes), n)
+                .map(|_| ()));
+        }
         with_buf(spec.num_bytes(), |buf| chain.decode_into(bytes, spec, buf))
     }));
     match r {

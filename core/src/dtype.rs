@@ -102,6 +102,15 @@ pub enum DataType {
     /// A structured record (v2 dtype list, v3 `structured`), kept as raw
     /// records laid out as the layout says.
     Structured(&'static StructLayout),
+    // Variable-length types (issue 13). Their elements have no fixed size
+    // (`size()` is 0): the fixed-size region paths refuse them, and they are
+    // read and written through `array::strings` in Arrow's layout.
+    /// Variable-length UTF-8 string: v3 `string` (codec `vlen-utf8`), v2 `|O`
+    /// with the `vlen-utf8` object codec.
+    VlenString,
+    /// Variable-length bytes: v3 `variable_length_bytes` (or `bytes`, codec
+    /// `vlen-bytes`), v2 `|O` with the `vlen-bytes` object codec.
+    VlenBytes,
 }
 
 /// The broad family of a data type, for fill values and formatting.
@@ -129,6 +138,10 @@ pub enum Kind {
     Raw,
     /// Structured records.
     Structured,
+    /// Variable-length UTF-8 text.
+    VlenString,
+    /// Variable-length bytes.
+    VlenBytes,
 }
 
 impl DataType {
@@ -150,7 +163,8 @@ impl DataType {
         DataType::Complex128,
     ];
 
-    /// Size of one element in bytes.
+    /// Size of one element in bytes (0 for the variable-length types, whose
+    /// elements have no fixed size).
     pub const fn size(self) -> usize {
         match self {
             DataType::Bool | DataType::Int8 | DataType::UInt8 => 1,
@@ -163,7 +177,14 @@ impl DataType {
             DataType::DateTime64(_) | DataType::TimeDelta64(_) => 8,
             DataType::RawBytes(n) | DataType::RawBits(n) => n,
             DataType::Structured(l) => l.size(),
+            DataType::VlenString | DataType::VlenBytes => 0,
         }
+    }
+
+    /// Whether elements have a variable length (`string`, `bytes`): such
+    /// arrays are read and written with [`crate::array::strings`].
+    pub const fn is_variable_length(self) -> bool {
+        matches!(self, DataType::VlenString | DataType::VlenBytes)
     }
 
     /// Width of the unit whose bytes a byte-order change reverses
@@ -175,7 +196,9 @@ impl DataType {
             DataType::Bytes(_)
             | DataType::RawBytes(_)
             | DataType::RawBits(_)
-            | DataType::Structured(_) => 1,
+            | DataType::Structured(_)
+            | DataType::VlenString
+            | DataType::VlenBytes => 1,
             DataType::Unicode(n) => {
                 if n == 0 {
                     1
@@ -206,6 +229,8 @@ impl DataType {
             DataType::TimeDelta64(_) => Kind::TimeDelta,
             DataType::RawBytes(_) | DataType::RawBits(_) => Kind::Raw,
             DataType::Structured(_) => Kind::Structured,
+            DataType::VlenString => Kind::VlenString,
+            DataType::VlenBytes => Kind::VlenBytes,
         }
     }
 
@@ -242,12 +267,20 @@ impl DataType {
                     return None;
                 }
             }
+            DataType::VlenString => "string",
+            DataType::VlenBytes => "variable_length_bytes",
         })
     }
 
     /// Parses a Zarr v3 core data type name (the numeric types; the others
     /// need their configuration: [`DataType::from_v3_json`]).
     pub fn from_v3_name(name: &str) -> Option<DataType> {
+        match name {
+            "string" => return Some(DataType::VlenString),
+            // zarr-python 3.1 writes `variable_length_bytes` and reads `bytes` too.
+            "variable_length_bytes" | "bytes" => return Some(DataType::VlenBytes),
+            _ => {}
+        }
         DataType::NUMERIC
             .into_iter()
             .find(|d| d.v3_name() == Some(name))
@@ -404,6 +437,7 @@ impl DataType {
             DataType::TimeDelta64(t) => format!("m8{}", t.numpy_suffix()),
             DataType::RawBytes(n) | DataType::RawBits(n) => format!("V{n}"),
             DataType::Structured(l) => format!("V{}", l.size()),
+            DataType::VlenString | DataType::VlenBytes => "O".into(),
         }
     }
 
@@ -500,6 +534,8 @@ impl fmt::Display for DataType {
             DataType::TimeDelta64(t) => write!(f, "timedelta64[{t}]"),
             DataType::RawBits(n) => write!(f, "r{}", n * 8),
             DataType::Structured(l) => f.write_str(&l.numpy_descr()),
+            DataType::VlenString => f.write_str("string"),
+            DataType::VlenBytes => f.write_str("bytes"),
             d if DataType::NUMERIC.contains(d) => f.write_str(d.v3_name().unwrap_or("")),
             d => f.write_str(&d.numpy_code()),
         }

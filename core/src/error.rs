@@ -198,6 +198,13 @@ pub enum RegionError {
         /// Bytes given.
         got: u64,
     },
+    /// The array's elements have a variable length (`string`, `bytes`): the
+    /// fixed-size byte paths cannot serve it.
+    #[error("array {path:?} has a variable-length data type (string or bytes): read and write it with Array::read_vlen / Array::write_vlen (zarrcore::array::strings), not as fixed-size bytes")]
+    VariableLength {
+        /// Array path.
+        path: String,
+    },
     /// Sizes overflow the address space.
     #[error("array {path:?}: {what} overflows")]
     Overflow {

@@ -61,7 +61,10 @@ impl FillValue {
 
     /// A fill value from the element's native-endian bytes.
     pub fn from_native_bytes(dtype: DataType, bytes: &[u8]) -> Result<FillValue, String> {
-        if bytes.len() != dtype.size() {
+        if dtype == DataType::VlenString && std::str::from_utf8(bytes).is_err() {
+            return Err("fill value is not valid UTF-8".into());
+        }
+        if !dtype.is_variable_length() && bytes.len() != dtype.size() {
             return Err(format!(
                 "fill value has {} bytes, {dtype} needs {}",
                 bytes.len(),
@@ -171,6 +174,7 @@ impl FillValue {
                 native_from_le(x.to_le_bytes().to_vec(), 8)
             }
             Kind::Raw | Kind::Structured => raw_bytes(v, dtype)?,
+            Kind::VlenString | Kind::VlenBytes => vlen_fill_bytes(v, dtype)?,
         };
         Ok(FillValue { bytes, null: false })
     }
@@ -240,9 +244,11 @@ impl FillValue {
             Kind::Raw if matches!(dtype, DataType::RawBits(_)) && format == ZarrFormat::V3 => {
                 Value::Array(self.bytes.iter().map(|&b| Value::from(b)).collect())
             }
+            Kind::VlenString => Value::String(String::from_utf8_lossy(&self.bytes).into_owned()),
             // raw_bytes / |V and structured records: base64 of every byte,
-            // as zarr-python writes them (no trimming, unlike `S`).
-            Kind::Raw | Kind::Structured => {
+            // as zarr-python writes them (no trimming, unlike `S`); vlen
+            // bytes: base64 too.
+            Kind::Raw | Kind::Structured | Kind::VlenBytes => {
                 Value::String(base64::engine::general_purpose::STANDARD.encode(&self.bytes))
             }
         }
@@ -295,6 +301,24 @@ fn raw_bytes(v: &Value, dtype: DataType) -> Result<Vec<u8>, String> {
     }
     b.resize(n, 0);
     Ok(b)
+}
+
+/// The fill value of a variable-length type as zarr-python reads it: text
+/// for `string` (numbers and booleans become their Python `str`, as
+/// zarr-python 2 wrote them), base64 for `bytes`.
+fn vlen_fill_bytes(v: &Value, dtype: DataType) -> Result<Vec<u8>, String> {
+    match (dtype, v) {
+        (DataType::VlenString, Value::String(s)) => Ok(s.as_bytes().to_vec()),
+        (DataType::VlenString, Value::Number(n)) => Ok(n.to_string().into_bytes()),
+        (DataType::VlenString, Value::Bool(b)) => {
+            Ok(if *b { "True" } else { "False" }.as_bytes().to_vec())
+        }
+        (DataType::VlenBytes, Value::String(s)) => base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .map_err(|e| format!("fill_value {s:?} is not base64: {e}")),
+        (DataType::VlenBytes, Value::Number(n)) if n.as_u64() == Some(0) => Ok(vec![]),
+        _ => Err(format!("fill_value {v} is not a {dtype} scalar")),
+    }
 }
 
 fn int_bytes(v: &Value, dtype: DataType) -> Result<Vec<u8>, String> {

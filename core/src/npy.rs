@@ -170,6 +170,9 @@ pub fn parse_header(buf: &[u8]) -> Result<NpyHeader, NpyError> {
     let (dtype, endian) = match &descr {
         Lit::Str(s) => {
             let (dtype, endian) = DataType::from_numpy_str(s).map_err(invalid)?;
+            if dtype.is_variable_length() {
+                return Err(invalid(format!("descr {s:?} is not a NumPy type")));
+            }
             if s.starts_with('|') && dtype.has_byte_order() {
                 return Err(invalid(format!("descr {s:?} lacks a byte order")));
             }

@@ -27,6 +27,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("decode_lzma", targets::decode_lzma),
     ("decode_checksum32", targets::decode_checksum32),
     ("decode_filters", targets::decode_filters),
+    ("decode_vlen", targets::decode_vlen),
     ("sharding", targets::sharding),
     ("chunk", targets::chunk),
     ("npy_header", targets::npy_header),

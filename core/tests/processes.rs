@@ -29,6 +29,8 @@ fn expected(i: u64) -> u32 {
 
 /// Worker: writes every element `i` with `i % nprocs == proc` as its own
 /// 1×1 write, flushing every `flush_every` writes.
+// Elements travel in native byte order (what write_region/read_region take).
+#[allow(clippy::host_endian_bytes)]
 fn worker(root: &str, path: &str, proc_: u64, nprocs: u64, flush_every: u64) {
     let s = store(root);
     let a = Array::open_with(
@@ -121,6 +123,7 @@ fn spawn(spec: String, test: &str) -> std::process::Child {
         .unwrap()
 }
 
+#[allow(clippy::host_endian_bytes)]
 fn check_all(root: &str, path: &str) -> usize {
     let s = store(root);
     let a = Array::open(&s, path, Mode::Read).unwrap();

@@ -46,8 +46,10 @@ pub(crate) unsafe fn array_arg<'a>(p: *const ArrayHandle) -> Result<&'a Array, F
 /// * `store`, `path`: borrowed; `path` `""` or `"/"` is the root.
 /// * `zarr_format`: `ZARRCORE_FORMAT_V2` or `ZARRCORE_FORMAT_V3`.
 /// * `dtype`: a Zarr v3 name (`"float32"`) or a NumPy type string
-///   (`"<f4"`, `">i2"`, `"|S7"`, `"<U6"`); a byte-order prefix sets the
-///   byte order on disk (default little-endian). `S`/`U` need v2.
+///   (`"<f4"`, `">i2"`, `"|S7"`, `"<U6"`, `"<M8[ns]"`, `"|V4"`); a
+///   byte-order prefix sets the byte order on disk (default
+///   little-endian). `"string"` and `"bytes"` create variable-length
+///   arrays, whose elements the C API cannot read or write yet.
 /// * `shape`: `ndim` extents (NULL allowed when `ndim` is 0).
 /// * `chunks`: `ndim` chunk extents (the inner chunks when sharded), or
 ///   NULL for about 1 MiB chunks.

@@ -9,7 +9,7 @@ use crate::array::{array_arg, ArrayHandle};
 use crate::enums;
 use crate::ffi::{slice_arg, slice_out};
 use crate::panic::guard;
-use crate::status::{FfiError, Status, ZARRCORE_E_OUT_OF_BOUNDS};
+use crate::status::{FfiError, Status, ZARRCORE_E_OUT_OF_BOUNDS, ZARRCORE_E_UNSUPPORTED};
 
 /// The region `start`/`count` of `ndim` dimensions, checked against the
 /// array's rank.
@@ -59,7 +59,9 @@ fn layout_arg(order: i32) -> Result<Layout, FfiError> {
 /// Returns `ZARRCORE_OK`; `ZARRCORE_E_BUFFER_LENGTH`;
 /// `ZARRCORE_E_OUT_OF_BOUNDS`; `ZARRCORE_E_INVALID_ARGUMENT` (bad order,
 /// `ndim` not the rank); `ZARRCORE_E_CODEC` (a corrupt chunk, named in the
-/// message); `ZARRCORE_E_IO`; `ZARRCORE_E_NULL_ARGUMENT`.
+/// message); `ZARRCORE_E_IO`; `ZARRCORE_E_NULL_ARGUMENT`;
+/// `ZARRCORE_E_UNSUPPORTED` (a variable-length `ZARRCORE_DTYPE_STRING` or
+/// `ZARRCORE_DTYPE_VLEN_BYTES` array).
 ///
 /// Threads: any number of threads may read through one handle (of either
 /// mode) at once; write handles read back what was written.
@@ -136,6 +138,16 @@ pub unsafe extern "C" fn zarrcore_array_write_region(
 }
 
 fn check_range(a: &Array, offset: u64, len: usize) -> Result<(), FfiError> {
+    if a.data_type().is_variable_length() {
+        return Err(FfiError::new(
+            ZARRCORE_E_UNSUPPORTED,
+            format!(
+                "array {:?} has a variable-length data type ({}): it has no byte view",
+                a.path(),
+                a.data_type()
+            ),
+        ));
+    }
     let total = a.num_bytes();
     match offset.checked_add(len as u64) {
         Some(end) if end <= total => Ok(()),
@@ -155,7 +167,8 @@ fn check_range(a: &Array, offset: u64, len: usize) -> Result<(), FfiError> {
 /// users need); any offset and length within `zarrcore_array_num_bytes`.
 ///
 /// Returns `ZARRCORE_OK`; `ZARRCORE_E_OUT_OF_BOUNDS`; `ZARRCORE_E_CODEC`;
-/// `ZARRCORE_E_IO`; `ZARRCORE_E_NULL_ARGUMENT` (`buf` NULL with `len` > 0).
+/// `ZARRCORE_E_IO`; `ZARRCORE_E_NULL_ARGUMENT` (`buf` NULL with `len` > 0);
+/// `ZARRCORE_E_UNSUPPORTED` (a variable-length array).
 ///
 /// Threads: as `zarrcore_array_read_region`.
 ///

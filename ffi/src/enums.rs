@@ -64,6 +64,39 @@ pub const ZARRCORE_DTYPE_COMPLEX128: i32 = 14;
 pub const ZARRCORE_DTYPE_BYTES: i32 = 15;
 /// Data type: fixed-length UTF-32 string (v2 `<U<n>`; item size 4n).
 pub const ZARRCORE_DTYPE_UNICODE: i32 = 16;
+/// Data type: NumPy `datetime64` (v2 `<M8[unit]`, v3 `numpy.datetime64`):
+/// an `int64` count of the unit (see `zarrcore_array_dtype_str`, e.g.
+/// `"<M8[ns]"`, for the unit and scale) since 1970-01-01; INT64_MIN is NaT.
+/// Item size 8.
+pub const ZARRCORE_DTYPE_DATETIME64: i32 = 17;
+/// Data type: NumPy `timedelta64` (v2 `<m8[unit]`, v3 `numpy.timedelta64`):
+/// an `int64` count of the unit (see `zarrcore_array_dtype_str`); INT64_MIN
+/// is NaT. Item size 8.
+pub const ZARRCORE_DTYPE_TIMEDELTA64: i32 = 18;
+/// Data type: raw bytes (NumPy `V<n>`, v2 `|V<n>`, v3 `raw_bytes`); item
+/// size n, no byte order.
+pub const ZARRCORE_DTYPE_RAW_BYTES: i32 = 19;
+/// Data type: the v3 core raw-bits type `r<bits>` (NumPy `V<bits/8>`); item
+/// size bits/8, no byte order.
+pub const ZARRCORE_DTYPE_RAW_BITS: i32 = 20;
+/// Data type: a structured record (v2 list of fields, v3 `structured`),
+/// exchanged as NumPy lays the record out; `zarrcore_array_dtype_str` gives
+/// `"|V<size>"`, the fields are in the array's metadata
+/// (`zarrcore_array_metadata_json`). Item size: the record size.
+pub const ZARRCORE_DTYPE_STRUCTURED: i32 = 21;
+/// Data type: variable-length UTF-8 string (v3 `string` with `vlen-utf8`,
+/// v2 `|O` with the `vlen-utf8` object codec). Elements have no fixed size:
+/// `zarrcore_array_item_size` and `zarrcore_array_num_bytes` give 0, and
+/// the region and byte functions refuse such arrays with
+/// `ZARRCORE_E_UNSUPPORTED` (the C API does not read or write their
+/// elements yet; their metadata and attributes work, and the fill value is
+/// in `zarrcore_array_metadata_json`).
+pub const ZARRCORE_DTYPE_STRING: i32 = 22;
+/// Data type: variable-length bytes (v3 `variable_length_bytes`/`bytes` with
+/// `vlen-bytes`, v2 `|O` with the `vlen-bytes` object codec). As for
+/// `ZARRCORE_DTYPE_STRING`: item size 0, elements not readable or writable
+/// through the C API yet (`ZARRCORE_E_UNSUPPORTED`).
+pub const ZARRCORE_DTYPE_VLEN_BYTES: i32 = 23;
 
 pub(crate) fn store_options(v: i32) -> Result<StoreOptions, FfiError> {
     Ok(match v {
@@ -162,6 +195,13 @@ pub(crate) fn dtype_code(d: DataType) -> i32 {
         DataType::Complex128 => ZARRCORE_DTYPE_COMPLEX128,
         DataType::Bytes(_) => ZARRCORE_DTYPE_BYTES,
         DataType::Unicode(_) => ZARRCORE_DTYPE_UNICODE,
+        DataType::DateTime64(_) => ZARRCORE_DTYPE_DATETIME64,
+        DataType::TimeDelta64(_) => ZARRCORE_DTYPE_TIMEDELTA64,
+        DataType::RawBytes(_) => ZARRCORE_DTYPE_RAW_BYTES,
+        DataType::RawBits(_) => ZARRCORE_DTYPE_RAW_BITS,
+        DataType::Structured(_) => ZARRCORE_DTYPE_STRUCTURED,
+        DataType::VlenString => ZARRCORE_DTYPE_STRING,
+        DataType::VlenBytes => ZARRCORE_DTYPE_VLEN_BYTES,
     }
 }
 
@@ -174,7 +214,17 @@ mod tests {
         let mut codes: Vec<i32> = DataType::NUMERIC.iter().map(|&d| dtype_code(d)).collect();
         codes.push(dtype_code(DataType::Bytes(3)));
         codes.push(dtype_code(DataType::Unicode(3)));
-        assert_eq!(codes, (1..=16).collect::<Vec<_>>());
+        let t = zarrcore::dtype::TimeSpec::new(zarrcore::dtype::TimeUnit::parse("s").unwrap(), 1)
+            .unwrap();
+        codes.push(dtype_code(DataType::DateTime64(t)));
+        codes.push(dtype_code(DataType::TimeDelta64(t)));
+        codes.push(dtype_code(DataType::RawBytes(3)));
+        codes.push(dtype_code(DataType::RawBits(2)));
+        let (rec, _) = DataType::from_v2_json(&serde_json::json!([["a", "<i4"]])).unwrap();
+        codes.push(dtype_code(rec));
+        codes.push(dtype_code(DataType::VlenString));
+        codes.push(dtype_code(DataType::VlenBytes));
+        assert_eq!(codes, (1..=23).collect::<Vec<_>>());
     }
 
     #[test]

@@ -164,6 +164,8 @@ pub(crate) fn status_of(e: &Error) -> Status {
             RegionError::OutOfBounds { .. } => ZARRCORE_E_OUT_OF_BOUNDS,
             RegionError::BufferLength { .. } => ZARRCORE_E_BUFFER_LENGTH,
             RegionError::Overflow { .. } => ZARRCORE_E_OVERFLOW,
+            // string / bytes arrays: no fixed-size element buffers.
+            RegionError::VariableLength { .. } => ZARRCORE_E_UNSUPPORTED,
             _ => ZARRCORE_E_INTERNAL,
         },
         Error::Busy { .. } => ZARRCORE_E_BUSY,

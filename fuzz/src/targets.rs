@@ -586,3 +586,78 @@ pub fn region(data: &[u8]) {
     }
     assert_eq!(covered, elems, "cell parts do not partition the region");
 }
+
+/// The numcodecs variable-length decoder (`vlen-utf8` / `vlen-bytes`) on
+/// arbitrary bytes. The first byte picks the codec and whether the expected
+/// item count is the one the header claims (to get past the count check) or
+/// a small fixed one; the rest is the decoded vlen buffer. Decoding must
+/// fail cleanly or yield items that re-encode to a buffer decoding to the
+/// same items. The same bytes are then read as a stored chunk of a vlen
+/// array on a memory store (whole array and a region) through
+/// `Array::read_vlen`.
+pub fn decode_vlen(data: &[u8]) {
+    use zarrcore::array::strings::VlenData;
+    use zarrcore::codec::vlen::{encode_items, VlenItems};
+    use zarrcore::codec::VlenKind;
+    use zarrcore::store::Bytes;
+    let Some((&sel, body)) = data.split_first() else {
+        return;
+    };
+    let kind = if sel & 1 == 0 {
+        VlenKind::Utf8
+    } else {
+        VlenKind::Bytes
+    };
+    let claimed = body
+        .get(..4)
+        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    let expected = if sel & 2 == 0 {
+        claimed
+    } else {
+        (sel >> 2) as usize
+    };
+    if let Ok(items) = VlenItems::parse(Bytes::copy_from_slice(body), expected, kind) {
+        assert_eq!(items.len(), expected);
+        let again = encode_items(kind, items.len(), |i| items.get(i)).expect("re-encode");
+        let back = VlenItems::parse(Bytes::from(again), expected, kind).expect("own encoding");
+        for i in 0..expected {
+            assert_eq!(back.get(i), items.get(i));
+            if kind == VlenKind::Utf8 {
+                assert!(std::str::from_utf8(items.get(i)).is_ok());
+            }
+        }
+    }
+    // As the only chunk of a 1-d array of `expected` items (capped).
+    let n = expected.clamp(1, 1 << 16);
+    let dtype = if kind == VlenKind::Utf8 {
+        "string"
+    } else {
+        "variable_length_bytes"
+    };
+    let codec = if kind == VlenKind::Utf8 {
+        "vlen-utf8"
+    } else {
+        "vlen-bytes"
+    };
+    let doc = serde_json::json!({"zarr_format": 3, "node_type": "array", "shape": [n],
+        "data_type": dtype, "fill_value": "",
+        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [n]}},
+        "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+        "codecs": [{"name": codec, "configuration": {}}]});
+    let store: StoreRef = std::sync::Arc::new(MemoryStore::new());
+    store
+        .set("a/zarr.json", doc.to_string().as_bytes())
+        .unwrap();
+    store.set("a/c/0", body).unwrap();
+    let a = Array::open(&store, "a", Mode::Read).expect("own metadata opens");
+    let whole = a.read_vlen::<u64>(&Region::all(&[n as u64]));
+    let part = a.read_vlen::<i32>(&Region::new(vec![(n / 2) as u64], vec![(n - n / 2) as u64]));
+    if let (Ok(w), Ok(p)) = (&whole, &part) {
+        let w: &VlenData<u64> = w;
+        assert_eq!(w.len(), n);
+        for i in 0..p.len() {
+            assert_eq!(p.get(i), w.get(n / 2 + i));
+        }
+    }
+    assert_eq!(whole.is_ok(), part.is_ok());
+}

@@ -243,7 +243,18 @@ def test_store_with_an_unsupported_member_still_lists(fmt, tmp_path):
     store = tmp_path / "m.zarr"
     g = zarr.open_group(store, mode="w", zarr_format=fmt)
     g.create_array("good", shape=(3,), dtype="i4")[:] = [1, 2, 3]
-    g.create_array("obj", shape=(3,), dtype=str)[:] = ["a", "bb", ""]
+    # An array zarr-python reads and zarrcore refuses for its data type. A
+    # plain string array served here until zarrcore supported
+    # variable-length strings (branch vlen); these two are still refused:
+    # v2 with a filter after the object codec, v3 sharded.
+    if fmt == 2:
+        import numcodecs
+
+        obj = g.create_array("obj", shape=(3,), dtype=str,
+                             filters=[numcodecs.VLenUTF8(), numcodecs.Zlib()])
+    else:
+        obj = g.create_array("obj", shape=(3,), dtype=str, chunks=(1,), shards=(3,))
+    obj[:] = ["a", "bb", ""]
     g.create_group("sub").create_array("x", shape=(2,), dtype="M8[s]")
     zarr.consolidate_metadata(store)
     tree = zc("tree", store).stdout

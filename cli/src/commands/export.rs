@@ -31,6 +31,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Some(r) => Region::parse(r, &m.shape).map_err(anyhow::Error::msg)?,
         None => Region::all(&m.shape),
     };
+    if m.data_type.is_variable_length() {
+        super::strings::export(&a, &region, &args.out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     // v2 keeps its declared byte order; v3 is presented little-endian.
     let endian = m.endian;
     let item = m.data_type.size();

@@ -1,5 +1,6 @@
 //! `zarrcore import IN.npy STORE ARRAY_PATH [--zarr-format 2|3] [--chunks ..]
-//! [--shards ..] [--codec ..] [--fill VALUE]`: a new array from a `.npy`;
+//! [--shards ..] [--codec ..] [--fill VALUE] [--string fixed|vlen]`: a new
+//! array from a `.npy`;
 //! `zarrcore import IN.npy STORE ARRAY_PATH --region 0:10,5:20,3`: the `.npy`
 //! written into that region of an existing array.
 
@@ -45,6 +46,10 @@ pub struct Args {
     /// inf, -inf, true/false, NaT, a string for S/U, base64 for V and records.
     #[arg(long, allow_hyphen_values = true)]
     pub fill: Option<String>,
+    /// How to store a NumPy U/S array: `fixed` width (zarr-python 3.1's
+    /// choice for NumPy U/S, both formats) or `vlen` (`string` / `bytes`).
+    #[arg(long, value_enum, default_value_t = super::strings::StringMode::Fixed)]
+    pub string: super::strings::StringMode,
     /// Replace an existing array or group at ARRAY_PATH.
     #[arg(long)]
     pub overwrite: bool,
@@ -54,7 +59,7 @@ pub struct Args {
     /// as a single index may be left out) and the array's data type or one
     /// that converts to it safely.
     #[arg(long, allow_hyphen_values = true,
-          conflicts_with_all = ["zarr_format", "chunks", "shards", "codec", "fill", "overwrite"])]
+          conflicts_with_all = ["zarr_format", "chunks", "shards", "codec", "fill", "string", "overwrite"])]
     pub region: Option<String>,
 }
 
@@ -85,10 +90,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ZarrFormat::V3
     };
     let codec: CodecSpec = args.codec.parse().map_err(anyhow::Error::msg)?;
+    let vlen = args.string == super::strings::StringMode::Vlen;
     // v3 stores structured records with little-endian fields (as
     // zarr-python does): records of a .npy with big-endian fields are
     // converted on the way in; v2 keeps the fields' declared byte orders.
     let (dtype, convert) = match h.dtype.struct_layout() {
+        _ if vlen => (super::strings::vlen_type(h.dtype)?, None),
         Some(l) if format == ZarrFormat::V3 => {
             let little = l
                 .with_endian(Endian::Little)
@@ -137,6 +144,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // Refuse a bad array path before the store is created.
     zarrcore::store::normalize_path(&args.path)?;
     let store = super::open_write(&args.store)?;
+    if vlen {
+        super::strings::import(b, &store, &args.path, &h, data)?;
+        store.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let a = b.create(&store, &args.path)?;
     let m = a.metadata();
     let item = dtype.size();

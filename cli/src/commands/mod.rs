@@ -6,6 +6,7 @@ pub mod export;
 pub mod import;
 pub mod info;
 pub mod mount;
+pub mod strings;
 pub mod tree;
 
 use anyhow::{Context, Result};

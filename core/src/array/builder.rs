@@ -146,7 +146,8 @@ impl ArrayBuilder {
         let chunks = self
             .chunks
             .clone()
-            .unwrap_or_else(|| default_chunks(&self.shape, self.data_type.size()));
+            // Variable-length elements: plan for ~16 bytes each.
+            .unwrap_or_else(|| default_chunks(&self.shape, self.data_type.size().max(16)));
         if chunks.len() != nd {
             return Err(Error::invalid(format!(
                 "chunks {chunks:?} have {} dimensions, the shape {:?} has {nd}",
@@ -185,6 +186,10 @@ impl ArrayBuilder {
                     "",
                 )?;
                 chain.bytes_to_bytes = compressor.into_iter().collect();
+                if let Some(v) = crate::codec::VlenCodec::for_type(self.data_type) {
+                    chain.array_to_array.clear();
+                    chain.array_to_bytes = ArrayToBytes::Vlen(v);
+                }
                 ArrayMetadata {
                     zarr_format: ZarrFormat::V2,
                     shape: self.shape.clone(),
@@ -215,10 +220,12 @@ impl ArrayBuilder {
                 }
                 let inner = CodecChain {
                     array_to_array: vec![],
-                    array_to_bytes: ArrayToBytes::Bytes(BytesCodec::for_type(
-                        self.data_type,
-                        self.endian,
-                    )),
+                    array_to_bytes: match crate::codec::VlenCodec::for_type(self.data_type) {
+                        Some(v) => ArrayToBytes::Vlen(v),
+                        None => {
+                            ArrayToBytes::Bytes(BytesCodec::for_type(self.data_type, self.endian))
+                        }
+                    },
                     bytes_to_bytes: compressor.into_iter().collect(),
                 };
                 let (grid, codecs) = match &self.shards {

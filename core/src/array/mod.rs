@@ -21,6 +21,7 @@ mod prefetch;
 mod read;
 pub mod region;
 mod source;
+pub mod strings;
 mod write;
 
 use std::sync::Arc;

@@ -67,6 +67,12 @@ impl Region {
                 });
             }
         }
+        if item_size == 0 {
+            // Only the variable-length types have no fixed item size.
+            return Err(RegionError::VariableLength {
+                path: path.to_string(),
+            });
+        }
         self.num_elements()
             .and_then(|n| n.checked_mul(item_size as u64))
             .and_then(|b| usize::try_from(b).ok())

@@ -430,7 +430,7 @@ fn jitter() -> f64 {
 /// C order over `shape`) written.
 fn mark_box(st: &mut CellState, shape: &[usize], start: &[usize], count: &[usize]) {
     let nd = shape.len();
-    if count.iter().any(|&c| c == 0) {
+    if count.contains(&0) {
         return;
     }
     if nd == 0 {

@@ -29,6 +29,7 @@ mod shuffle;
 mod spec;
 mod stream;
 mod transpose;
+pub mod vlen;
 mod zstd;
 
 use std::borrow::Cow;
@@ -53,6 +54,7 @@ pub use self::sharding::{IndexLocation, ShardingCodec};
 pub use self::shuffle::ShuffleCodec;
 pub use self::spec::CodecSpec;
 pub use self::transpose::TransposeCodec;
+pub use self::vlen::{VlenCodec, VlenKind};
 pub use self::zstd::ZstdCodec;
 use crate::dtype::{DataType, Endian};
 use crate::error::{CodecError, MetadataError};
@@ -99,6 +101,8 @@ pub enum ArrayToBytes {
     Bytes(BytesCodec),
     /// Sharding (inner chunks plus an index).
     Sharding(Box<ShardingCodec>),
+    /// `vlen-utf8` / `vlen-bytes` (variable-length types only).
+    Vlen(VlenCodec),
 }
 
 /// A `bytes→bytes` codec.
@@ -499,6 +503,11 @@ impl CodecChain {
                     };
                     a2b = Some(ArrayToBytes::Bytes(b));
                 }
+                "vlen-utf8" | "vlen-bytes" => {
+                    stage_is("a2b")?;
+                    VlenCodec::check_config(&cfg).map_err(bad)?;
+                    a2b = VlenCodec::from_name(name).map(ArrayToBytes::Vlen);
+                }
                 "sharding_indexed" => {
                     stage_is("a2b")?;
                     let inner_spec = ChunkSpec {
@@ -576,6 +585,17 @@ impl CodecChain {
                             pending[0].0
                         )))
                     }
+                    ArrayToBytes::Vlen(v) => {
+                        return Err(MetadataError::Unsupported {
+                            key: key.to_string(),
+                            what: "codec",
+                            name: pending[0].0.to_string(),
+                            detail: format!(
+                                " before {} (numcodecs array filters need fixed-size elements)",
+                                v.name()
+                            ),
+                        })
+                    }
                 };
                 if endian == Endian::Big {
                     // zarr-python 3.1.6 does not read back its own chunks
@@ -605,6 +625,7 @@ impl CodecChain {
         let a2b = a2b.ok_or_else(|| {
             invalid("codecs has no array→bytes codec (bytes or sharding_indexed)".into())
         })?;
+        check_vlen_chain(spec.dtype, &a2a, &a2b, key)?;
         Ok(CodecChain {
             array_to_array: a2a,
             array_to_bytes: a2b,
@@ -625,6 +646,7 @@ impl CodecChain {
         out.push(match &self.array_to_bytes {
             ArrayToBytes::Bytes(b) => b.to_v3(),
             ArrayToBytes::Sharding(s) => s.to_v3(),
+            ArrayToBytes::Vlen(v) => v.to_v3(),
         });
         out.extend(self.bytes_to_bytes[lead..].iter().map(BytesToBytes::to_v3));
         Value::Array(out)
@@ -639,7 +661,7 @@ impl CodecChain {
                 .iter()
                 .take_while(|c| c.is_array_filter())
                 .count(),
-            ArrayToBytes::Sharding(_) => 0,
+            ArrayToBytes::Sharding(_) | ArrayToBytes::Vlen(_) => 0,
         }
     }
 
@@ -647,7 +669,7 @@ impl CodecChain {
     pub fn sharding(&self) -> Option<&ShardingCodec> {
         match &self.array_to_bytes {
             ArrayToBytes::Sharding(s) => Some(s),
-            ArrayToBytes::Bytes(_) => None,
+            ArrayToBytes::Bytes(_) | ArrayToBytes::Vlen(_) => None,
         }
     }
 
@@ -694,6 +716,7 @@ impl CodecChain {
         v.push(match &self.array_to_bytes {
             ArrayToBytes::Bytes(_) => "bytes".into(),
             ArrayToBytes::Sharding(_) => "sharding_indexed".into(),
+            ArrayToBytes::Vlen(v) => v.name().into(),
         });
         v.extend(
             self.bytes_to_bytes[lead..]
@@ -731,6 +754,7 @@ impl CodecChain {
         let mut bytes: Cow<[u8]> = match &self.array_to_bytes {
             ArrayToBytes::Bytes(b) => b.encode(cur, spec.dtype),
             ArrayToBytes::Sharding(s) => Cow::Owned(s.encode(&cur, &inner_spec)?),
+            ArrayToBytes::Vlen(v) => return Err(vlen_fixed_error(*v)),
         };
         for c in &self.bytes_to_bytes {
             bytes = Cow::Owned(c.encode(&bytes)?);
@@ -744,6 +768,7 @@ impl CodecChain {
         match &self.array_to_bytes {
             ArrayToBytes::Bytes(_) => DecodedSize::Exact(spec.num_bytes()),
             ArrayToBytes::Sharding(s) => DecodedSize::AtMost(s.max_encoded_len(spec)),
+            ArrayToBytes::Vlen(_) => DecodedSize::AtMost(vlen::VLEN_MAX_DECODED),
         }
     }
 
@@ -821,6 +846,7 @@ impl CodecChain {
             return match &self.array_to_bytes {
                 ArrayToBytes::Bytes(b) => b.decode_into(bytes, spec.dtype, out),
                 ArrayToBytes::Sharding(s) => s.decode_into(bytes, spec, out),
+                ArrayToBytes::Vlen(v) => Err(vlen_fixed_error(*v)),
             };
         }
         // Shapes seen by each array→array stage.
@@ -838,6 +864,7 @@ impl CodecChain {
         match &self.array_to_bytes {
             ArrayToBytes::Bytes(b) => b.decode_into(bytes, spec.dtype, &mut cur)?,
             ArrayToBytes::Sharding(s) => s.decode_into(bytes, &inner, &mut cur)?,
+            ArrayToBytes::Vlen(v) => return Err(vlen_fixed_error(*v)),
         }
         for (i, ArrayToArray::Transpose(t)) in self.array_to_array.iter().enumerate().rev() {
             if i == 0 {
@@ -850,6 +877,67 @@ impl CodecChain {
             cur = next;
         }
         Ok(())
+    }
+}
+
+/// The error of a fixed-size encode or decode of a variable-length chunk.
+fn vlen_fixed_error(v: VlenCodec) -> CodecError {
+    CodecError::new(
+        v.name(),
+        "variable-length chunks have no fixed-size form; use Array::read_vlen / Array::write_vlen",
+    )
+}
+
+/// A variable-length data type needs its vlen codec as the array→bytes codec
+/// (no transpose, no sharding), and a vlen codec needs its data type.
+fn check_vlen_chain(
+    dtype: DataType,
+    a2a: &[ArrayToArray],
+    a2b: &ArrayToBytes,
+    key: &str,
+) -> Result<(), MetadataError> {
+    let unsupported = |name: &str, detail: String| MetadataError::Unsupported {
+        key: key.to_string(),
+        what: "codec",
+        name: name.to_string(),
+        detail,
+    };
+    match (VlenCodec::for_type(dtype), a2b) {
+        (None, ArrayToBytes::Vlen(v)) => Err(MetadataError::Invalid {
+            key: key.to_string(),
+            reason: format!(
+                "codec {:?} needs data type {}, not {dtype}",
+                v.name(),
+                v.data_type().v3_name().unwrap_or("?")
+            ),
+        }),
+        (Some(want), ArrayToBytes::Vlen(v)) if want != *v => Err(MetadataError::Invalid {
+            key: key.to_string(),
+            reason: format!(
+                "data type {dtype} needs codec {:?}, not {:?}",
+                want.name(),
+                v.name()
+            ),
+        }),
+        (Some(_), ArrayToBytes::Vlen(v)) if !a2a.is_empty() => Err(unsupported(
+            "transpose",
+            format!(" before {:?} (variable-length arrays support no transpose)", v.name()),
+        )),
+        (Some(want), ArrayToBytes::Sharding(_)) => Err(unsupported(
+            "sharding_indexed",
+            format!(
+                " with data type {dtype} (variable-length arrays are supported with {:?} directly, unsharded)",
+                want.name()
+            ),
+        )),
+        (Some(want), ArrayToBytes::Bytes(_)) => Err(MetadataError::Invalid {
+            key: key.to_string(),
+            reason: format!(
+                "data type {dtype} needs the {:?} codec, not \"bytes\"",
+                want.name()
+            ),
+        }),
+        _ => Ok(()),
     }
 }
 

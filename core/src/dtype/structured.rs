@@ -86,6 +86,12 @@ impl StructLayout {
                     "structured data type has two fields named {name:?}"
                 ));
             }
+            if dtype.is_variable_length() {
+                // NumPy's object fields hold pointers; records are fixed-size.
+                return Err(format!(
+                    "field {name:?}: variable-length type {dtype} cannot be a record field"
+                ));
+            }
             let count = shape
                 .iter()
                 .try_fold(1u64, |a, &d| a.checked_mul(d))

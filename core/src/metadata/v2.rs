@@ -59,16 +59,28 @@ pub fn parse_v2_array(
     let dtype_json = doc
         .get("dtype")
         .ok_or_else(|| invalid("dtype is required".into()))?;
-    let (data_type, endian) =
-        DataType::from_v2_json(dtype_json).map_err(|reason| MetadataError::Unsupported {
-            key: key.to_string(),
-            what: "data type",
-            name: match dtype_json {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            },
-            detail: unsupported_detail(&reason),
-        })?;
+    // A `|O` array: its object codec (vlen-utf8 / vlen-bytes) is the only
+    // filter or the compressor, and gives the data type.
+    let object = match dtype_json {
+        Value::String(s) => {
+            crate::codec::vlen::v2_object_codec(s, doc.get("filters"), doc.get("compressor"), key)?
+        }
+        _ => None,
+    };
+    let (data_type, endian) = match object {
+        Some(o) => (o.codec.data_type(), None),
+        None => {
+            DataType::from_v2_json(dtype_json).map_err(|reason| MetadataError::Unsupported {
+                key: key.to_string(),
+                what: "data type",
+                name: match dtype_json {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                },
+                detail: unsupported_detail(&reason),
+            })?
+        }
+    };
     if dtype_json.as_str().is_some_and(|s| s.starts_with('|')) && data_type.has_byte_order() {
         return Err(invalid(format!(
             "dtype {dtype_json} needs a byte order (< or >)"
@@ -95,15 +107,23 @@ pub fn parse_v2_array(
         ZarrFormat::V2,
     )
     .map_err(invalid)?;
-    let codecs = chain_from_v2_with_filters(
+    let mut codecs = chain_from_v2_with_filters(
         data_type,
         endian,
         order == Order::F,
         shape.len(),
-        doc.get("filters"),
-        doc.get("compressor"),
+        // The object codec of a `|O` array was taken from the filters or
+        // the compressor above.
+        doc.get("filters").filter(|_| object.is_none()),
+        doc.get("compressor")
+            .filter(|_| !object.is_some_and(|o| o.in_compressor)),
         key,
     )?;
+    if let Some(o) = object {
+        // Items are stored in `order`; the string reader applies it itself.
+        codecs.array_to_array.clear();
+        codecs.array_to_bytes = ArrayToBytes::Vlen(o.codec);
+    }
     let meta = ArrayMetadata {
         zarr_format: ZarrFormat::V2,
         shape,
@@ -154,7 +174,16 @@ pub fn v2_array_json(m: &ArrayMetadata) -> Value {
     };
     let endian = match &m.codecs.array_to_bytes {
         ArrayToBytes::Bytes(b) => b.endian.unwrap_or(m.endian),
-        ArrayToBytes::Sharding(_) => m.endian,
+        ArrayToBytes::Sharding(_) | ArrayToBytes::Vlen(_) => m.endian,
+    };
+    // A `|O` array's object codec (vlen-utf8 / vlen-bytes) is its first filter.
+    let filters = match (&m.codecs.array_to_bytes, filters) {
+        (ArrayToBytes::Vlen(v), Value::Array(mut rest)) => {
+            rest.insert(0, v.to_v2());
+            Value::Array(rest)
+        }
+        (ArrayToBytes::Vlen(v), _) => json!([v.to_v2()]),
+        (_, filters) => filters,
     };
     json!({
         "shape": m.shape,

@@ -68,7 +68,9 @@ fn kind_rank(k: Kind) -> Option<u8> {
         | Kind::DateTime
         | Kind::TimeDelta
         | Kind::Raw
-        | Kind::Structured => return None,
+        | Kind::Structured
+        | Kind::VlenString
+        | Kind::VlenBytes => return None,
     })
 }
 
@@ -147,6 +149,8 @@ fn kind_name(k: Kind) -> &'static str {
         Kind::TimeDelta => "timedelta",
         Kind::Raw => "raw bytes",
         Kind::Structured => "structured",
+        Kind::VlenString => "string",
+        Kind::VlenBytes => "bytes",
     }
 }
 
@@ -207,7 +211,7 @@ fn read(dt: DataType, b: &[u8]) -> Val {
         Complex64 => Val::Complex(native!(f32, &b[..4]) as f64, native!(f32, &b[4..]) as f64),
         Complex128 => Val::Complex(native!(f64, &b[..8]), native!(f64, &b[8..])),
         Bytes(_) | Unicode(_) | DateTime64(_) | TimeDelta64(_) | RawBytes(_) | RawBits(_)
-        | Structured(_) => Val::Int(0),
+        | Structured(_) | VlenString | VlenBytes => Val::Int(0),
     }
 }
 
@@ -320,7 +324,7 @@ fn write(dt: DataType, v: Val, out: &mut [u8]) {
             }
         }
         Bytes(_) | Unicode(_) | DateTime64(_) | TimeDelta64(_) | RawBytes(_) | RawBits(_)
-        | Structured(_) => {}
+        | Structured(_) | VlenString | VlenBytes => {}
     }
 }
 

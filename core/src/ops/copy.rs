@@ -245,6 +245,8 @@ fn encode_bytes(chain: &CodecChain, n: u64) -> u64 {
             let inner = inner_bytes(s);
             inner + encode_bytes(&s.codecs, inner) + 2 * encoded_bound(n) + stages
         }
+        // Variable-length arrays are refused before a copy is planned.
+        ArrayToBytes::Vlen(_) => n + stages,
     };
     a2a + body
 }
@@ -269,7 +271,7 @@ fn decode_bytes(chain: &CodecChain, n: u64) -> u64 {
             let i = inner_bytes(s);
             i + decode_bytes(&s.codecs, i)
         }
-        ArrayToBytes::Bytes(_) => 0,
+        ArrayToBytes::Bytes(_) | ArrayToBytes::Vlen(_) => 0,
     };
     a2a + stages + inner
 }

@@ -168,7 +168,7 @@ pub fn destination_metadata(
         }
         match &mut m.codecs.array_to_bytes {
             ArrayToBytes::Sharding(s) => s.codecs.bytes_to_bytes = comp,
-            ArrayToBytes::Bytes(_) => m.codecs.bytes_to_bytes = comp,
+            ArrayToBytes::Bytes(_) | ArrayToBytes::Vlen(_) => m.codecs.bytes_to_bytes = comp,
         }
         m = crate::hierarchy::reparse_array(&m)?;
     }

@@ -156,6 +156,14 @@ pub(super) fn replace(
                     // is not serialised with conditional ones.
                     return finish_unlocked(dfd, name, new);
                 }
+                Some(libc::ELOOP) if expected.is_none() => {
+                    // The name is a symbolic link (O_NOFOLLOW): an
+                    // unconditional write replaces the link itself by a file
+                    // in the store and a delete removes the link, never its
+                    // target (rename and unlink do not follow it; see
+                    // docs/reliability.md).
+                    return finish_unlocked(dfd, name, new);
+                }
                 _ => return Err(lock_refused(e)),
             }
         };

@@ -147,11 +147,8 @@ pub(super) fn replace(
             match e.raw_os_error() {
                 Some(libc::ENOENT) => None,
                 Some(libc::EISDIR) if matches!(new, NewValue::Delete) => return Ok(true),
-                Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::ELOOP)
-                    if expected.is_none() =>
-                {
-                    // A file we may not open for writing, or a symbolic link
-                    // (replaced itself, never followed): an unconditional
+                Some(libc::EACCES) | Some(libc::EPERM) if expected.is_none() => {
+                    // A file we may not open for writing: an unconditional
                     // replacement still works, as before this protocol, but
                     // is not serialised with conditional ones.
                     return finish_unlocked(dfd, name, new);

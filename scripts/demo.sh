@@ -8,7 +8,9 @@ cd "$root"
 bash scripts/setup.sh
 py="$root/.venv/bin/python"
 cargo build --release --quiet -p zarrcore-cli
-z="$root/target/release/zarrcore"
+target="${CARGO_TARGET_DIR:-$root/target}"
+[[ "$target" = /* ]] || target="$root/$target"
+z="$target/release/zarrcore"
 work="$(mktemp -d "${TMPDIR:-/tmp}/zarrcore-demo.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 "$py" - "$work/temperature.npy" <<'PY'

@@ -32,7 +32,11 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "cargo build (every target: binaries for the suites, test executables)"
 cargo build --workspace --release --all-targets --quiet
-export ZARRCORE_BIN="$root/target/release/zarrcore"
+target="${CARGO_TARGET_DIR:-$root/target}"
+[[ "$target" = /* ]] || target="$root/$target"
+export ZARRCORE_BIN="$target/release/zarrcore"
+export ZARRCORE_ENGINE_HELPER="$target/release/zarrcore-engine-helper"
+export ZARRCORE_FFI_LIB="$target/release/libzarrcore.so"
 
 step "cargo test"
 cargo test --workspace --release --quiet

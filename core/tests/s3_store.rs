@@ -422,6 +422,41 @@ fn s3_arrays_round_trip_with_few_requests() {
 }
 
 #[test]
+fn s3_cached_chunks_replaced_by_another_writer_are_not_served() {
+    let Some(s3) = s3() else { return };
+    // A long-lived reader (a mount, a library host) revalidates cached
+    // chunks with the object's ETag once `version_ttl` has passed (0 here:
+    // on every hit).
+    let url = s3.url("reval", "");
+    let (_, w) = s3.open(&url, StoreOptions::create());
+    let shape = [8u64, 8];
+    for (name, seed) in [("x", 1), ("y", 2)] {
+        let a = ArrayBuilder::new(shape.to_vec(), DataType::Int64)
+            .chunks(vec![4, 8])
+            .create(&w, name)
+            .unwrap();
+        a.write_region(&Region::all(&shape), &to_bytes(&pattern(64, seed)))
+            .unwrap();
+        a.close().unwrap();
+    }
+    w.flush().unwrap();
+    let (_, r) = s3.open(&format!("{url}&version_ttl=0"), StoreOptions::read_only());
+    let a = Array::open(&r, "x", Mode::Read).unwrap();
+    let first = a.read_region_vec(&Region::all(&shape)).unwrap();
+    assert_eq!(first, to_bytes(&pattern(64, 1)));
+    // Another writer (a separate handle: nothing in this process knows)
+    // replaces chunk 0 of x by y's.
+    let (_, other) = s3.open(&url, StoreOptions::create());
+    let y0 = other.get("y/c/0/0").unwrap().unwrap();
+    other.set("x/c/0/0", &y0).unwrap();
+    other.flush().unwrap();
+    let again = a.read_region_vec(&Region::all(&shape)).unwrap();
+    let mut want = to_bytes(&pattern(64, 2))[..4 * 8 * 8].to_vec();
+    want.extend_from_slice(&to_bytes(&pattern(64, 1))[4 * 8 * 8..]);
+    assert_eq!(again, want, "a replaced chunk was served from the cache");
+}
+
+#[test]
 fn s3_zarr_python_fixtures_read_exactly() {
     let Some(s3) = s3() else { return };
     let dir = common::fixtures_dir();

@@ -159,6 +159,10 @@ struct Shared {
     limit: tokio::sync::Semaphore,
     coalesce: u64,
     counters: Counters,
+    /// The last version (a hash of ETag and object version) seen for each
+    /// object, and when: [`Store::version`] answers from here while fresh.
+    versions: parking_lot::Mutex<std::collections::HashMap<String, (u64, std::time::Instant)>>,
+    version_ttl: std::time::Duration,
 }
 
 impl Shared {
@@ -214,6 +218,47 @@ impl Shared {
         match self.inner.head(&path).await {
             Ok(m) => Ok(Some(m.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err("HEAD", key, e)),
+        }
+    }
+
+    /// Records the version of an object as a response showed it.
+    fn note_version(&self, key: &str, meta: &object_store::ObjectMeta) {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (&meta.e_tag, &meta.version, meta.size).hash(&mut h);
+        let mut v = self.versions.lock();
+        if v.len() > 1 << 20 {
+            v.clear();
+        }
+        v.insert(key.to_string(), (h.finish(), std::time::Instant::now()));
+    }
+
+    /// Forgets the version of an object this handle replaced or deleted.
+    fn forget_version(&self, key: &str) {
+        self.versions.lock().remove(key);
+    }
+
+    /// The object's version: as last seen if that is fresh, else from a
+    /// HEAD request. `None` if it does not exist.
+    async fn current_version(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        if let Some(&(v, at)) = self.versions.lock().get(key) {
+            if at.elapsed() < self.version_ttl {
+                return Ok(Some(v));
+            }
+        }
+        let path = self.path(key)?;
+        let _p = self.permit().await?;
+        bump(&self.counters.head, 1);
+        match self.inner.head(&path).await {
+            Ok(m) => {
+                self.note_version(key, &m);
+                Ok(self.versions.lock().get(key).map(|&(v, _)| v))
+            }
+            Err(object_store::Error::NotFound { .. }) => {
+                self.forget_version(key);
+                Ok(None)
+            }
             Err(e) => Err(self.err("HEAD", key, e)),
         }
     }
@@ -296,6 +341,7 @@ impl Shared {
                 return Err(self.err("GET", &key, e));
             }
         };
+        self.note_version(&key, &result.meta);
         let size = result.meta.size;
         let expected = match range {
             None => 0..size,
@@ -382,6 +428,7 @@ impl Shared {
 
     async fn put(self: Arc<Self>, key: String, value: Bytes) -> Result<(), StoreError> {
         let path = self.path(&key)?;
+        self.forget_version(&key);
         let _p = self.permit().await?;
         bump(&self.counters.put, 1);
         let n = value.len() as u64;
@@ -395,6 +442,7 @@ impl Shared {
 
     async fn delete(self: Arc<Self>, key: String) -> Result<(), StoreError> {
         let path = self.path(&key)?;
+        self.forget_version(&key);
         let _p = self.permit().await?;
         bump(&self.counters.delete, 1);
         match self.inner.delete(&path).await {
@@ -674,6 +722,8 @@ impl RemoteStore {
             limit: tokio::sync::Semaphore::new(concurrency),
             coalesce: config.coalesce,
             counters: Counters::default(),
+            versions: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            version_ttl: config.version_ttl,
         });
         Ok(RemoteStore {
             shared,
@@ -904,6 +954,18 @@ impl Store for RemoteStore {
             Some(w) => w.drain(),
             None => Ok(()),
         }
+    }
+
+    fn version(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        validate_key(key)?;
+        if self.queued(key).is_some() {
+            // This handle's own write in flight: the engine invalidated its
+            // cached chunk already.
+            return Ok(None);
+        }
+        let shared = self.shared.clone();
+        let key = key.to_string();
+        runtime::block_on(async move { shared.current_version(&key).await })?
     }
 
     fn get_versioned(&self, key: &str) -> Result<(Option<Bytes>, Generation), StoreError> {

@@ -52,6 +52,7 @@ impl Shared {
             Err(e) if is_missing(&e) => return Ok((None, Generation::Absent)),
             Err(e) => return Err(self.err("GET", &key, e)),
         };
+        self.note_version(&key, &result.meta);
         let g = tag(result.meta.e_tag.clone(), result.meta.version.clone());
         let size = result.meta.size;
         let bytes = result.bytes().await.map_err(|e| self.err("GET", &key, e))?;
@@ -93,6 +94,7 @@ impl Shared {
             mode,
             ..Default::default()
         };
+        self.forget_version(&key);
         match self
             .inner
             .put_opts(&path, PutPayload::from(value), opts)

@@ -24,6 +24,7 @@ pub const ZARRCORE_KEYS: &[&str] = &[
     "write_behind",
     "coalesce",
     "single_writer",
+    "version_ttl",
 ];
 
 /// How a remote store talks to its server.
@@ -62,6 +63,13 @@ pub struct RemoteConfig {
     /// `single_writer`, variable `ZARRCORE_OBJECT_SINGLE_WRITER`; default
     /// false.
     pub single_writer: bool,
+    /// How long the ETag seen for an object stands as its version before a
+    /// cached chunk of it is revalidated with a HEAD request, so that a
+    /// long-lived reader (a mount, a library host) does not serve a chunk
+    /// another process has replaced more than this long ago. Option
+    /// `version_ttl` (seconds), variable `ZARRCORE_OBJECT_VERSION_TTL`;
+    /// default 1 s; 0 revalidates on every cache hit.
+    pub version_ttl: Duration,
 }
 
 impl Default for RemoteConfig {
@@ -75,6 +83,7 @@ impl Default for RemoteConfig {
             write_behind: true,
             coalesce: 1 << 20,
             single_writer: false,
+            version_ttl: Duration::from_secs(1),
         }
     }
 }
@@ -135,6 +144,7 @@ impl RemoteConfig {
             "write_behind" => self.write_behind = parse_bool(key, value)?,
             "coalesce" => self.coalesce = parse_uint(key, value)?,
             "single_writer" => self.single_writer = parse_bool(key, value)?,
+            "version_ttl" => self.version_ttl = parse_secs(key, value)?,
             _ => {
                 let k = key.to_ascii_lowercase();
                 self.backend.retain(|(old, _)| *old != k);

@@ -1028,11 +1028,11 @@ zarrcore_status zarrcore_array_attributes_get(const zarrcore_array *array,
 
 /**
  * Replaces the array's attributes with `attributes_json` (a JSON object
- * text, borrowed) and rewrites its metadata. Works on handles of either
- * mode, if the store is writable.
+ * text, borrowed) and rewrites its metadata. Needs a write handle.
  *
  * Returns `ZARRCORE_OK`; `ZARRCORE_E_INVALID_ARGUMENT` (not a JSON
- * object); `ZARRCORE_E_READ_ONLY`; store errors; `ZARRCORE_E_NULL_ARGUMENT`.
+ * object); `ZARRCORE_E_MODE` (a read handle); `ZARRCORE_E_READ_ONLY`;
+ * store errors; `ZARRCORE_E_NULL_ARGUMENT`.
  *
  * Threads: any thread.
  *

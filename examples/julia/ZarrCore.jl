@@ -157,6 +157,11 @@ zarrcore_array_open(store, path, mode, out_array) =
     ccall((:zarrcore_array_open, libzarrcore), Int32,
           (Ptr{Cvoid}, Cstring, Int32, Ptr{Ptr{Cvoid}}), store, path, mode, out_array)
 
+zarrcore_array_open_wait(store, path, mode, timeout_ms, out_array) =
+    ccall((:zarrcore_array_open_wait, libzarrcore), Int32,
+          (Ptr{Cvoid}, Cstring, Int32, UInt64, Ptr{Ptr{Cvoid}}), store, path, mode, timeout_ms,
+          out_array)
+
 zarrcore_array_flush(array) =
     ccall((:zarrcore_array_flush, libzarrcore), Int32, (Ptr{Cvoid},), array)
 
@@ -420,9 +425,16 @@ function create_array_json(s::Store, path::AbstractString, metadata_json::Abstra
     return ZArray(out[])
 end
 
-function open_array(s::Store, path::AbstractString, mode::Integer = MODE_READ)
+function open_array(s::Store, path::AbstractString, mode::Integer = MODE_READ;
+                    wait_seconds::Real = 0)
     out = Ref{Ptr{Cvoid}}(C_NULL)
-    check(zarrcore_array_open(s.ptr, path, Int32(mode), out))
+    if wait_seconds > 0
+        # Wait for other processes holding the array in the other mode.
+        check(zarrcore_array_open_wait(s.ptr, path, Int32(mode),
+                                       UInt64(round(wait_seconds * 1000)), out))
+    else
+        check(zarrcore_array_open(s.ptr, path, Int32(mode), out))
+    end
     return ZArray(out[])
 end
 

@@ -28,7 +28,7 @@ ZARRCORE_BIN="$bin" ZARRCORE_CRASH_ITERS="$iters" timeout 1200 \
 if command -v valgrind >/dev/null; then
   echo "reliability: unsafe-code tests under valgrind memcheck"
   exe=$(cargo test --profile "${ZARRCORE_CARGO_PROFILE:-dev}" -p zarrcore --test unsafe_paths --no-run 2>&1 \
-        | grep -o 'target/[a-z]*/deps/unsafe_paths-[0-9a-f]*' | head -1)
+        | grep -o '[^ ()]*/deps/unsafe_paths-[0-9a-f]*' | head -1)
   [[ -n "$exe" ]] || { echo "reliability: unsafe_paths test binary not found"; exit 1; }
   ZARRCORE_TEST_LIGHT=1 ZARRCORE_THREADS=2 timeout 1200 \
     valgrind --error-exitcode=99 -q "$exe" --test-threads=2 -q

@@ -124,6 +124,19 @@ fn spawn(spec: String, test: &str) -> std::process::Child {
 }
 
 #[allow(clippy::host_endian_bytes)]
+/// Waits for a holder worker to print `ready` (the test harness prints
+/// lines of its own first).
+fn wait_ready(holder: &mut std::process::Child) {
+    let mut out = std::io::BufReader::new(holder.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "holder ended early");
+        if line.trim_end().ends_with("ready") {
+            return;
+        }
+    }
+}
+
 fn check_all(root: &str, path: &str) -> usize {
     let s = store(root);
     let a = Array::open(&s, path, Mode::Read).unwrap();
@@ -201,15 +214,7 @@ fn readers_and_writers_of_processes_exclude_each_other() {
     let test = "readers_and_writers_of_processes_exclude_each_other";
     for (held, other) in [("read", Mode::Write), ("write", Mode::Read)] {
         let mut holder = spawn(format!("hold|{root}|a|{held}|30"), test);
-        // The test harness prints lines of its own first.
-        let mut out = std::io::BufReader::new(holder.stdout.take().unwrap());
-        loop {
-            let mut line = String::new();
-            assert!(out.read_line(&mut line).unwrap() > 0, "holder ended early");
-            if line.trim_end().ends_with("ready") {
-                break;
-            }
-        }
+        wait_ready(&mut holder);
         match Array::open(&s, "a", other) {
             Err(Error::Busy { path, reason, pid }) => {
                 assert_eq!(path, "a");
@@ -252,14 +257,7 @@ fn a_zip_store_has_one_writer_process() {
         format!("hold-zip|{zip}|30"),
         "a_zip_store_has_one_writer_process",
     );
-    let mut out = std::io::BufReader::new(holder.stdout.take().unwrap());
-    loop {
-        let mut line = String::new();
-        assert!(out.read_line(&mut line).unwrap() > 0, "holder ended early");
-        if line.trim_end().ends_with("ready") {
-            break;
-        }
-    }
+    wait_ready(&mut holder);
     match zarrcore::open_store(&zip, StoreOptions::create()) {
         Err(e) => {
             let msg = e.to_string();

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::key::{is_temp_name, validate_key, TEMP_MARKER};
-use super::lock::{Group, Holder, ModeLock};
+use super::lock::{lock_node_on, ModeLock};
 use super::replace::{self, NewValue};
 use super::{
     ByteRange, Bytes, Concurrency, Generation, ListDir, NodeAccess, Store, StoreError, StoreOptions,
@@ -376,22 +376,6 @@ fn read_whole(f: &File, key: &str) -> Result<Bytes, StoreError> {
     Ok(Bytes::from(buf))
 }
 
-/// The error of a mode lock held by the other group.
-pub(super) fn locked_error(node: &str, holder: Holder) -> StoreError {
-    StoreError::Locked {
-        node: node.to_string(),
-        held_by: if holder.group == "readers" {
-            "reading"
-        } else {
-            "writing"
-        },
-        who: holder
-            .pid
-            .map_or_else(|| "another process".to_string(), |p| format!("process {p}")),
-        pid: holder.pid,
-    }
-}
-
 impl DirectoryStore {
     /// Writes `value` to a temporary beside `key` (nothing for a delete) and
     /// puts it in place under the key's lock if the key is at `expected`
@@ -607,16 +591,9 @@ impl Store for DirectoryStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StoreError::io(node, "open for locking", e)),
         };
-        let group = match access {
-            NodeAccess::Read => Group::Readers,
-            NodeAccess::Write => Group::Writers,
-        };
-        match ModeLock::acquire(File::from(fd), 0, group, wait) {
-            Ok(Ok(lock)) => Ok(Some(lock)),
-            Ok(Err(holder)) => Err(locked_error(node, holder)),
-            Err(e) => Err(StoreError::io(node, "lock", e)),
-        }
+        lock_node_on(File::from(fd), 0, node, access, wait)
     }
+
     fn delete_prefix(&self, prefix: &str) -> Result<(), StoreError> {
         let p = prefix.trim_end_matches('/');
         self.check_writable("delete", p)?;

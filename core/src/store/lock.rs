@@ -200,6 +200,44 @@ fn holder_pid(file: &File, at: i64) -> Option<u32> {
     None
 }
 
+/// Joins the readers or writers of node `node` on `file` in `slot`: the
+/// common part of the stores' [`Store::lock_node`](super::Store::lock_node).
+pub(crate) fn lock_node_on(
+    file: File,
+    slot: u64,
+    node: &str,
+    access: super::NodeAccess,
+    wait: Option<Duration>,
+) -> Result<Option<ModeLock>, super::StoreError> {
+    let group = match access {
+        super::NodeAccess::Read => Group::Readers,
+        super::NodeAccess::Write => Group::Writers,
+    };
+    match ModeLock::acquire(file, slot, group, wait) {
+        Ok(Ok(lock)) => Ok(Some(lock)),
+        Ok(Err(holder)) => Err(holder.into_error(node)),
+        Err(e) => Err(super::StoreError::io(node, "lock", e)),
+    }
+}
+
+impl Holder {
+    /// The error of a lock of `node` held by the other group.
+    pub(crate) fn into_error(self, node: &str) -> super::StoreError {
+        super::StoreError::Locked {
+            node: node.to_string(),
+            held_by: if self.group == "readers" {
+                "reading"
+            } else {
+                "writing"
+            },
+            who: self
+                .pid
+                .map_or_else(|| "another process".to_string(), |p| format!("process {p}")),
+            pid: self.pid,
+        }
+    }
+}
+
 /// FNV-1a of a name: the slot of a mode lock shared by several names.
 pub(crate) fn slot_of(name: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;

@@ -22,7 +22,7 @@ use parking_lot::{Mutex, RwLock};
 
 use super::directory::DirectoryStore;
 use super::key::{validate_key, TEMP_MARKER};
-use super::lock::{slot_of, Group, ModeLock};
+use super::lock::{lock_node_on, slot_of, Group, ModeLock};
 use super::memory::list_dir_from_keys;
 use super::{
     ByteRange, Bytes, Concurrency, Generation, ListDir, NodeAccess, Store, StoreError, StoreOptions,
@@ -124,14 +124,7 @@ fn writer_lock(path: &Path) -> Result<Arc<ModeLock>, StoreError> {
             map.insert(key, Arc::downgrade(&l));
             Ok(l)
         }
-        Ok(Err(holder)) => Err(StoreError::Locked {
-            node: path.display().to_string(),
-            held_by: "writing",
-            who: holder
-                .pid
-                .map_or_else(|| "another process".to_string(), |p| format!("process {p}")),
-            pid: holder.pid,
-        }),
+        Ok(Err(holder)) => Err(holder.into_error(&path.display().to_string())),
         Err(e) => Err(open_err(path, format!("cannot lock: {e}"))),
     }
 }
@@ -621,15 +614,7 @@ impl Store for ZipStore {
         wait: Option<std::time::Duration>,
     ) -> Result<Option<ModeLock>, StoreError> {
         let (dir, slot) = lock_place(&self.path, &format!("/{node}"))?;
-        let group = match access {
-            NodeAccess::Read => Group::Readers,
-            NodeAccess::Write => Group::Writers,
-        };
-        match ModeLock::acquire(dir, slot, group, wait) {
-            Ok(Ok(l)) => Ok(Some(l)),
-            Ok(Err(holder)) => Err(super::directory::locked_error(node, holder)),
-            Err(e) => Err(StoreError::io(node, "lock", e)),
-        }
+        lock_node_on(dir, slot, node, access, wait)
     }
 
     fn flush(&self) -> Result<(), StoreError> {

@@ -123,7 +123,6 @@ fn spawn(spec: String, test: &str) -> std::process::Child {
         .unwrap()
 }
 
-#[allow(clippy::host_endian_bytes)]
 /// Waits for a holder worker to print `ready` (the test harness prints
 /// lines of its own first).
 fn wait_ready(holder: &mut std::process::Child) {
@@ -137,6 +136,7 @@ fn wait_ready(holder: &mut std::process::Child) {
     }
 }
 
+#[allow(clippy::host_endian_bytes)]
 fn check_all(root: &str, path: &str) -> usize {
     let s = store(root);
     let a = Array::open(&s, path, Mode::Read).unwrap();
